@@ -1,0 +1,21 @@
+# DBC-Bench: expert data -> Minari datasets -> training over methods x tasks x seeds -> evaluation
+# -> statistics, figures and tables in paper/<budget>/.  Run:  snakemake --cores 8 all
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        report_outputs(),
+    default_target: True

@@ -1,0 +1,41 @@
+"""Scripted demonstrators for the DBC-Bench tasks.
+
+``make_expert(task_name, env, rng)`` returns an object with a one-line
+``description``, ``reset(obs)`` (call after every ``env.reset``) and
+``act(obs) -> float32 action`` inside the env's action space. ``env`` is only
+read for static facts (e.g. the maze layout); policies act from the flat obs.
+Walker and HandRotate need RL experts, which are not provided here.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from envs import get_task
+
+
+class Expert(Protocol):
+    description: str
+
+    def reset(self, obs: np.ndarray) -> None: ...
+
+    def act(self, obs: np.ndarray) -> np.ndarray: ...
+
+
+def make_expert(task_name: str, env: gym.Env, rng: np.random.Generator) -> Expert:
+    task = get_task(task_name)
+    if task.name == "maze":
+        from envs.experts.maze import MazeExpert
+
+        return MazeExpert(env, rng)
+    if task.name == "fetch_pick":
+        from envs.experts.fetch_pick import FetchPickExpert
+
+        return FetchPickExpert(env, rng)
+    raise NotImplementedError(f"no scripted expert for '{task.name}': it needs an RL expert: see issue 3")
+
+
+__all__ = ["Expert", "make_expert"]

@@ -1,0 +1,104 @@
+"""HandRotate task: Shadow-hand block rotation about z, the authors' narrow variant.
+
+Initial block z-angle ~ U(-pi/6, pi/6), target z-angle ~ U(pi/3, 2pi/3);
+success when the rotation error is below 0.1 rad (position is ignored).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium_robotics.envs.robot_env import MujocoRobotEnv
+from gymnasium_robotics.envs.shadow_dexterous_hand.manipulate import quat_from_angle_and_axis
+from gymnasium_robotics.envs.shadow_dexterous_hand.manipulate_block import MujocoHandBlockEnv
+from gymnasium_robotics.utils import rotations
+
+OBS_DIM = 68
+N_ROBOT_OBS = 61
+
+INITIAL_ANGLE_RANGE = (-np.pi / 6, np.pi / 6)
+TARGET_ANGLE_RANGE = (np.pi / 3, 2 * np.pi / 3)
+INITIAL_POSITION_STD = 0.005  # as in gymnasium-robotics
+SETTLE_STEPS = 10
+Z_AXIS = np.array([0.0, 0.0, 1.0])
+
+
+class NarrowRotateZBlockSim(MujocoHandBlockEnv):
+    """HandManipulateBlockRotateZ-v1 with narrow initial and target z-angle ranges."""
+
+    def __init__(self, **kwargs):
+        super().__init__(target_position="ignore", target_rotation="z", **kwargs)
+
+    def _reset_sim(self):
+        # The generic reset also clears controls and solver warm-starts (the
+        # manipulate env's own reset does not), so a seeded reset does not
+        # depend on the previous episode.
+        MujocoRobotEnv._reset_sim(self)
+        qpos = self._utils.get_joint_qpos(self.model, self.data, "object:joint").copy()
+        angle = self.np_random.uniform(*INITIAL_ANGLE_RANGE)
+        quat = rotations.quat_mul(qpos[3:], quat_from_angle_and_axis(angle, Z_AXIS.copy()))
+        pos = qpos[:3] + self.np_random.normal(scale=INITIAL_POSITION_STD, size=3)
+        qpos = np.concatenate([pos, quat / np.linalg.norm(quat)])
+        self._utils.set_joint_qpos(self.model, self.data, "object:joint", qpos)
+
+        # Let the block settle on the palm with the hand at rest.
+        for _ in range(SETTLE_STEPS):
+            self._set_action(np.zeros(20))
+            try:
+                self._mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
+            except Exception:
+                return False
+        self._mujoco.mj_forward(self.model, self.data)
+        centre = self.data.site_xpos[self._model_names.site_name2id["object:center"]]
+        return bool(centre[2] > 0.04)
+
+    def _sample_goal(self):
+        pos = self._utils.get_joint_qpos(self.model, self.data, "object:joint")[:3].copy()
+        angle = self.np_random.uniform(*TARGET_ANGLE_RANGE)
+        quat = quat_from_angle_and_axis(angle, Z_AXIS.copy())
+        return np.concatenate([pos, quat / np.linalg.norm(quat)])
+
+
+class HandRotateEnv(gym.Env):
+    """Flat 68-D observation (61 hand/block obs + 7-D goal pose), ends on success.
+
+    ``info['success']`` (rotation error < 0.1 rad) is present at reset and every
+    step. Reward is the sparse hand reward (-1 until success, 0 on success).
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 25}
+
+    def __init__(self, render_mode: str | None = None):
+        self.sim_env = NarrowRotateZBlockSim(render_mode=render_mode)
+        self.render_mode = render_mode
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(20,), dtype=np.float32)
+
+    @staticmethod
+    def _flat(obs: dict) -> np.ndarray:
+        return np.concatenate([obs["observation"], obs["desired_goal"]]).astype(np.float32)
+
+    def _success(self, obs: dict) -> bool:
+        return bool(self.sim_env._is_success(obs["achieved_goal"], obs["desired_goal"]))
+
+    def rotation_error(self) -> float:
+        """Current angle (rad) between the block's and the target's orientation."""
+        achieved = self.sim_env._get_achieved_goal().copy()
+        return float(self.sim_env._goal_distance(achieved, self.sim_env.goal)[1])
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        obs, _ = self.sim_env.reset(seed=seed, options=options)
+        return self._flat(obs), {"success": self._success(obs)}
+
+    def step(self, action):
+        obs, reward, _, _, info = self.sim_env.step(np.asarray(action, dtype=np.float64))
+        success = bool(info["is_success"])
+        return self._flat(obs), float(reward), success, False, {"success": success}
+
+    def render(self):
+        return self.sim_env.render()
+
+    def close(self):
+        self.sim_env.close()

@@ -1,0 +1,97 @@
+"""Diffusion Model-Augmented Behavioral Cloning (DBC), as the authors implemented it.
+
+The policy is BC's Tanh MLP. A diffusion model of expert [s, a] pairs, pre-trained and frozen
+(methods/diffusion.py, rule pretrain_dm), scores how expert-like the policy's pairs are: both
+[s, a_hat] and [s, a] are noised with the SAME timesteps and noise, and
+    L_DM = max(||eps - eps_phi([s, a_hat]_t, t)||^2 - ||eps - eps_phi([s, a]_t, t)||^2, 0)
+(means over batch and dimensions). loss = lambda_BC * L_BC + lambda_DM * L_DM, and only the
+policy is optimised. `normalize_dm_loss: false` drops the expert term (the authors' ablation).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from methods import bc
+from methods.core import BenchError, load_checkpoint, load_state_checked
+from methods.diffusion import Config as DMConfig
+from methods.diffusion import DiffusionModel
+
+
+@dataclass
+class Config(bc.Config):
+    lambda_bc: float = 1.0
+    lambda_dm: float = 1.0
+    normalize_dm_loss: bool = True  # subtract the expert's denoising loss (False: the ablation)
+
+    def validate(self, source: str) -> None:
+        super().validate(source)
+        for name in ("lambda_bc", "lambda_dm"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise BenchError(f"{source}: field '{name}' must be a number >= 0, got {value!r}")
+
+
+class DBCPolicy(bc.Policy):
+    def __init__(self, obs_dim: int, act_dim: int, cfg: Config, dm: DiffusionModel):
+        super().__init__(obs_dim, act_dim, cfg.hidden)
+        dm.requires_grad_(False).eval()
+        # Held outside the module tree: never optimised, never saved with the policy.
+        self._frozen = (dm,)
+        self.lambda_bc, self.lambda_dm, self.normalize = cfg.lambda_bc, cfg.lambda_dm, cfg.normalize_dm_loss
+
+    @property
+    def dm(self) -> DiffusionModel:
+        return self._frozen[0]
+
+    def _apply(self, fn, *args, **kwargs):  # .to(device) moves the frozen model too
+        super()._apply(fn, *args, **kwargs)
+        self.dm._apply(fn)
+        return self
+
+    def dm_losses(self, obs: torch.Tensor, act: torch.Tensor, pred: torch.Tensor):
+        """(agent, expert) denoising losses under shared timesteps and noise."""
+        schedule, net = self.dm.schedule, self.dm.net
+        t = schedule.antithetic_timesteps(obs.shape[0], obs.device)
+        noise = torch.randn(obs.shape[0], obs.shape[1] + act.shape[1], device=obs.device)
+        expert_pair = torch.cat([obs, act], dim=1)
+        agent_pair = torch.cat([obs, pred], dim=1)
+        with torch.no_grad():  # the expert term is a constant for the policy
+            expert = F.mse_loss(net(schedule.add_noise(expert_pair, noise, t), t), noise)
+        agent = F.mse_loss(net(schedule.add_noise(agent_pair, noise, t), t), noise)
+        return agent, expert
+
+    def loss(self, obs: torch.Tensor, act: torch.Tensor):
+        pred = self.net(obs)
+        bc_loss = F.mse_loss(pred, act)
+        agent, expert = self.dm_losses(obs, act, pred)
+        dm_loss = (agent - expert).clamp_min(0.0) if self.normalize else agent
+        loss = self.lambda_bc * bc_loss + self.lambda_dm * dm_loss
+        return loss, {"bc_loss": bc_loss.detach(), "dm_loss": dm_loss.detach(),
+                      "dm_agent": agent.detach(), "dm_expert": expert}
+
+
+def load_diffusion_model(path, obs_dim: int, act_dim: int, obs_norm=None, act_norm=None) -> DiffusionModel:
+    """The pre-trained model; refuses one trained for other dimensions or another dataset."""
+    ckpt = load_checkpoint(path)
+    for key in ("model", "config", "obs_mean", "act_mean"):
+        if key not in ckpt:
+            raise BenchError(f"{path}: not a diffusion-model checkpoint (no '{key}')")
+    model = DiffusionModel(obs_dim, act_dim, DMConfig(**ckpt["config"]))
+    load_state_checked(model, ckpt["model"], str(path))
+    for name, norm, saved in (("observation", obs_norm, ckpt["obs_mean"]), ("action", act_norm, ckpt["act_mean"])):
+        if norm is not None and not torch.allclose(norm.mean.cpu(), saved, atol=1e-5):
+            raise BenchError(f"{path}: trained on other {name} statistics than this dataset; "
+                             f"rerun pretrain_dm on the current data")
+    return model
+
+
+def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) -> DBCPolicy:
+    context = context or {}
+    if "diffusion_model" not in context:
+        raise BenchError("dbc needs a pre-trained diffusion model (context 'diffusion_model': path)")
+    dm = load_diffusion_model(context["diffusion_model"], obs_dim, act_dim,
+                              context.get("obs_norm"), context.get("act_norm"))
+    return DBCPolicy(obs_dim, act_dim, cfg, dm)

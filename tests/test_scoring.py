@@ -1,0 +1,275 @@
+"""Tests of the report stage (workflow/scripts/scoring.py and make_report.py) on tiny fake runs."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import make_report
+import scoring as sc
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_YAML = REPO / "config" / "paper_results.yaml"
+REPS = 200
+
+
+# --------------------------------------------------------------------------- fake inputs
+
+
+def write_reference(dirpath: Path, task: str, metric: str, lo: float = 0.0, hi: float = 1.0) -> Path:
+    path = dirpath / f"{task}.json"
+    path.write_text(json.dumps({"task": task, "metric": metric, "ref_min_score": lo, "ref_max_score": hi}))
+    return path
+
+
+def write_run(root: Path, task: str, method: str, seed: int, metric: str, values, curve=None,
+              budget: str = "default") -> Path:
+    """`values`: per-episode scores of eval_final; `curve`: {update: per-episode scores}."""
+    d = root / task / method / f"seed{seed}"
+    d.mkdir(parents=True)
+    (d / "run.json").write_text(json.dumps({"task": task, "method": method, "seed": seed,
+                                            "budget": budget, "other": 1}))
+    values = np.asarray(values, dtype=float)
+
+    def frame(vals):
+        vals = np.asarray(vals, dtype=float)
+        return pd.DataFrame({
+            "episode": np.arange(len(vals)), "eval_seed": 1000 + np.arange(len(vals)),
+            "success": vals if metric == "success" else (vals > 0).astype(int),
+            "return": vals if metric == "return" else vals * 10.0,
+            "length": 50,
+        })
+
+    frame(values).to_csv(d / "eval_final.csv", index=False)
+    curve = curve if curve is not None else {100: values}
+    pd.concat([frame(v).assign(update=u) for u, v in curve.items()])[
+        ["update", "episode", "eval_seed", "success", "return", "length"]].to_csv(
+        d / "eval_curve.csv", index=False)
+    return d
+
+
+def run_dirs(runs):
+    return sorted(runs.glob("*/*/seed*"))
+
+
+@pytest.fixture
+def fake(tmp_path):
+    """Two tasks (maze: success, walker: return with refs 1000..5000), three methods, 3 seeds."""
+    runs = tmp_path / "runs"
+    refs = [write_reference(tmp_path, "maze", "success"),
+            write_reference(tmp_path, "walker", "return", 1000.0, 5000.0)]
+    rates = {"bc": [0.9, 0.8, 0.85], "dbc": [0.95, 0.9, 1.0], "my_variant": [0.5, 0.6, 0.7]}
+    for method, rs in rates.items():
+        for seed, r in zip((1, 2, 3), rs):
+            n_ok = int(round(r * 20))
+            final = [1] * n_ok + [0] * (20 - n_ok)
+            write_run(runs, "maze", method, seed, "success", final,
+                      curve={50: [1] * 20, 100: final})
+            ret = 1000 + 4000 * r
+            write_run(runs, "walker", method, seed, "return", [ret - 10, ret + 10],
+                      curve={50: [ret - 500, ret - 500], 100: [ret - 10, ret + 10]})
+    return tmp_path, runs, refs
+
+
+# --------------------------------------------------------------------------- normalisation, IQM
+
+
+def test_normalise_return_and_success():
+    assert sc.normalise(3000.0, "return", 1000.0, 5000.0, task="walker") == pytest.approx(0.5)
+    assert sc.normalise(500.0, "return", 1000.0, 5000.0) == pytest.approx(-0.125)
+    assert sc.normalise(0.7, "success", 0.0, 0.0) == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize("hi", [1000.0, 900.0])
+def test_normalise_rejects_max_not_above_min(hi):
+    with pytest.raises(ValueError, match="walker"):
+        sc.normalise(1.0, "return", 1000.0, hi, task="walker")
+
+
+def test_iqm_hand_computed():
+    # 8 runs on one task: IQM drops the lowest and highest two, mean(3, 4, 5, 6) = 4.5
+    scores = np.arange(1, 9, dtype=float).reshape(-1, 1)
+    agg = sc.aggregate_scores({"bc": scores}, reps=REPS, seed=0).set_index("metric")
+    assert agg.loc["iqm", "estimate"] == pytest.approx(4.5)
+    assert agg.loc["mean", "estimate"] == pytest.approx(4.5)
+    assert agg.loc["median", "estimate"] == pytest.approx(4.5)
+    assert agg.loc["optimality_gap", "estimate"] == pytest.approx(0.0)  # every score >= 1
+    assert (agg["ci_low"] <= agg["estimate"] + 1e-12).all()
+    assert (agg["estimate"] <= agg["ci_high"] + 1e-12).all()
+
+
+def test_bootstrap_cis_reproducible_and_seed_dependent():
+    rng = np.random.default_rng(5)
+    m = {"bc": rng.uniform(size=(5, 3)), "dbc": rng.uniform(size=(5, 3))}
+    a = sc.aggregate_scores(m, reps=REPS, seed=0)
+    np.random.seed(123)  # the caller's global state must not matter
+    b = sc.aggregate_scores(m, reps=REPS, seed=0)
+    c = sc.aggregate_scores(m, reps=REPS, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a[["ci_low", "ci_high"]], c[["ci_low", "ci_high"]])
+    # a method's interval does not depend on which other methods are in the report
+    alone = sc.aggregate_scores({"dbc": m["dbc"]}, reps=REPS, seed=0)
+    pd.testing.assert_frame_equal(alone.reset_index(drop=True),
+                                  a[a.method == "dbc"].reset_index(drop=True))
+
+
+def test_bootstrap_restores_global_rng():
+    np.random.seed(7)
+    expected = np.random.rand()
+    np.random.seed(7)
+    sc.bootstrap(np.ones((3, 2)), lambda x: np.array([x.mean()]), reps=10, seed=0)
+    assert np.random.rand() == expected
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def test_load_runs_scores(fake):
+    _, runs, refs = fake
+    df = sc.load_runs(run_dirs(runs), sc.load_references(refs))
+    assert len(df) == 18
+    assert list(df.method.unique()) == ["bc", "dbc", "my_variant"]
+    assert list(df.task.unique()) == ["maze", "walker"]
+    row = df[(df.task == "maze") & (df.method == "bc") & (df.seed == 2)].iloc[0]
+    assert row.final_raw == pytest.approx(0.8) and row.final_norm == pytest.approx(0.8)
+    assert row.best_raw == pytest.approx(1.0) and row.best_update == 50
+    w = df[(df.task == "walker") & (df.method == "dbc") & (df.seed == 1)].iloc[0]
+    assert w.final_raw == pytest.approx(1000 + 4000 * 0.95)
+    assert w.final_norm == pytest.approx(0.95)
+    assert w.best_raw == pytest.approx(w.final_raw) and w.best_update == 100
+
+
+def test_score_matrix_shape_and_unequal_seeds(fake):
+    tmp, runs, refs = fake
+    references = sc.load_references(refs)
+    mats, tasks, notes = sc.score_matrices(sc.load_runs(run_dirs(runs), references))
+    assert tasks == ["maze", "walker"] and notes == []
+    assert mats["bc"].shape == (3, 2)
+    np.testing.assert_allclose(mats["bc"][:, 1], [0.9, 0.8, 0.85])
+    write_run(runs, "maze", "bc", 4, "success", [1, 0])
+    df = sc.load_runs(run_dirs(runs), references)
+    with pytest.raises(sc.ReportError, match="bc.*unequal seed counts.*maze: 4, walker: 3"):
+        sc.score_matrices(df)
+    mats, _, notes = sc.score_matrices(df, on_unequal="common")
+    assert mats["bc"].shape == (3, 2) and any("bc" in n for n in notes)
+
+
+def test_palette_stable_and_unknown_methods_after_known():
+    a = sc.method_palette(["zeta", "gail", "bc", "bc_l2", "dbc"])
+    b = sc.method_palette(["dbc", "bc_l2", "bc", "zeta", "gail"])
+    assert a == b
+    colours = [tuple(c) for c in __import__("seaborn").color_palette("colorblind", 10)]
+    assert a["bc"] == colours[0] and a["gail"] == colours[4]
+    assert a["bc_l2"] == colours[5] and a["zeta"] == colours[6]
+    assert sc.order_methods(["zeta", "gail", "bc_l2", "ibc"]) == ["ibc", "gail", "bc_l2", "zeta"]
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_per_task_table_has_paper_numbers_and_difference(fake):
+    _, runs, refs = fake
+    df = sc.load_runs(run_dirs(runs), sc.load_references(refs))
+    paper = sc.load_paper_results(PAPER_YAML)
+    assert paper[("dbc", "walker")] == (7034.6, 33.7)
+    assert paper[("ibc", "fetch_pick")] == (69.4, 7.3)
+    t = sc.per_task_table(df, paper, reps=REPS, seed=0).set_index(["task", "method"])
+    bc_maze = t.loc[("maze", "bc")]
+    assert bc_maze["mean"] == pytest.approx(85.0)  # success shown in percent
+    assert bc_maze["std"] == pytest.approx(5.0)  # sample std of 90, 80, 85
+    assert bc_maze["paper_mean"] == 92.1 and bc_maze["paper_std"] == 3.6
+    assert bc_maze["diff"] == pytest.approx(85.0 - 92.1)
+    assert bc_maze["iqm_ci_low"] <= bc_maze["iqm"] <= bc_maze["iqm_ci_high"]
+    walker_dbc = t.loc[("walker", "dbc")]
+    assert walker_dbc["mean"] == pytest.approx(1000 + 4000 * 0.95)  # return stays raw
+    assert walker_dbc["diff"] == pytest.approx(4800.0 - 7034.6)
+    assert math.isnan(t.loc[("maze", "my_variant")]["paper_mean"])
+    fmt = sc.format_task_table(t.reset_index())
+    row = fmt[(fmt.Method == "BC") & fmt.Task.str.startswith("Maze")].iloc[0]
+    assert row["Paper mean ± std"] == "92.1 ± 3.6" and row["Ours - Paper"] == "-7.1"
+    assert fmt[fmt.Method == "my_variant"]["Paper mean ± std"].eq("-").all()
+    md = sc.markdown_table(fmt)
+    assert md.startswith("| Task | Method |") and "92.1 ± 3.6" in md
+    tex = sc.latex_table(fmt, caption="x_y 5%")
+    assert r"92.1 $\pm$ 3.6" in tex and r"x\_y 5\%" in tex and "my\\_variant" in tex
+
+
+def test_best_table_separate(fake):
+    _, runs, refs = fake
+    df = sc.load_runs(run_dirs(runs), sc.load_references(refs))
+    best = sc.per_task_table(df, {}, reps=REPS, seed=0, kind="best").set_index(["task", "method"])
+    assert best.loc[("maze", "bc"), "mean"] == pytest.approx(100.0)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def cli_args(tmp, runs, refs, out, *extra):
+    return ["--runs", *map(str, run_dirs(runs)), "--references", *map(str, refs), "--paper-results", str(PAPER_YAML),
+            "--out", str(out), "--reps", str(REPS), "--seed", "0", "--title", "budget: default", *extra]
+
+
+def test_make_report_end_to_end(fake):
+    tmp, runs, refs = fake
+    out = tmp / "report"
+    assert make_report.main(cli_args(tmp, runs, refs, out)) == 0
+    for name in make_report.OUTPUTS:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    scores = pd.read_csv(out / "scores.csv")
+    assert len(scores) == 18 and {"final_raw", "final_norm", "best_raw", "best_norm"} <= set(scores.columns)
+    agg = pd.read_csv(out / "aggregates.csv")
+    assert list(agg.columns) == ["method", "metric", "estimate", "ci_low", "ci_high"]
+    assert set(agg.method) == {"bc", "dbc", "my_variant"} and len(agg) == 12
+    main_md = (out / "main_table.md").read_text()
+    assert "budget: default" in main_md and "92.1 ± 3.6" in main_md and "GAIL" not in main_md
+    assert "BEST" in (out / "best_table.md").read_text()
+    assert (out / "aggregate_intervals.pdf").read_bytes().startswith(b"%PDF")
+    # rerun: identical tables and figures
+    first = {n: (out / n).read_bytes() for n in make_report.OUTPUTS}
+    assert make_report.main(cli_args(tmp, runs, refs, out)) == 0
+    for n in make_report.OUTPUTS:
+        assert (out / n).read_bytes() == first[n], n
+
+
+def _run_fails(capsys, args) -> str:
+    assert make_report.main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("make_report: error:") and "\n" not in err
+    return err
+
+
+def test_make_report_missing_file(fake, capsys):
+    tmp, runs, refs = fake
+    target = runs / "walker" / "dbc" / "seed2" / "eval_final.csv"
+    target.unlink()
+    assert str(target) in _run_fails(capsys, cli_args(tmp, runs, refs, tmp / "out"))
+
+
+def test_make_report_missing_column(fake, capsys):
+    tmp, runs, refs = fake
+    target = runs / "maze" / "bc" / "seed1" / "eval_curve.csv"
+    pd.read_csv(target).drop(columns="update").to_csv(target, index=False)
+    err = _run_fails(capsys, cli_args(tmp, runs, refs, tmp / "out"))
+    assert str(target) in err and "'update'" in err
+
+
+def test_make_report_nan_score(fake, capsys):
+    tmp, runs, refs = fake
+    target = runs / "walker" / "bc" / "seed3" / "eval_final.csv"
+    f = pd.read_csv(target)
+    f.loc[1, "return"] = np.nan
+    f.to_csv(target, index=False)
+    err = _run_fails(capsys, cli_args(tmp, runs, refs, tmp / "out"))
+    assert str(target) in err and "'return'" in err
+
+
+def test_make_report_bad_reference(fake, capsys):
+    tmp, runs, refs = fake
+    bad = write_reference(tmp / "runs", "walker", "return", 10.0, 10.0)
+    err = _run_fails(capsys, cli_args(tmp, runs, [refs[0], bad], tmp / "out"))
+    assert str(bad) in err and "walker" in err

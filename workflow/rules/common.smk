@@ -1,0 +1,83 @@
+# Shared helpers: config validation, the budget, and the paths every stage agrees on.
+import json
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml", set_default=True)
+
+BUDGET = config["budget"]
+BUDGET_FILE = f"config/budgets/{BUDGET}.yaml"
+with open(BUDGET_FILE) as _f:
+    budget = yaml.safe_load(_f)
+validate(budget, "../schemas/budget.schema.yaml", set_default=True)
+
+# Rules run the interpreter that runs Snakemake (the project's .venv), also on cluster nodes.
+PYTHON = sys.executable
+RESULTS = f"results/{BUDGET}"
+PAPER = f"paper/{BUDGET}"
+LOGS = f"{RESULTS}/logs"
+BENCH = f"{RESULTS}/benchmarks"
+
+for _task in config["tasks"]:
+    if _task not in budget["data"]:
+        raise ValueError(f"{BUDGET_FILE}: field 'data.{_task}' is missing (task '{_task}' is in config 'tasks')")
+
+wildcard_constraints:
+    task="|".join(config["tasks"]),
+    method="|".join(config["methods"]),
+    seed=r"\d+",
+
+
+def dataset_dir(task):
+    return f"{RESULTS}/datasets/dbc/{task}/expert-v0"
+
+
+def dataset_summary(task):
+    return f"{RESULTS}/data/{task}.json"
+
+
+def run_dir(task, method, seed):
+    return f"{RESULTS}/runs/{task}/{method}/seed{seed}"
+
+
+def data_budget_args(wildcards):
+    spec = budget["data"][wildcards.task]
+    return " ".join(f"--{key} {value}" for key, value in spec.items())
+
+
+def eval_env_kwargs(wildcards):
+    return json.dumps(config["evaluation"]["env_kwargs"].get(wildcards.task, {}))
+
+
+def diffusion_model(task):
+    return f"{RESULTS}/diffusion_model/{task}/model.pt"
+
+
+def method_inputs(wildcards):
+    """Extra inputs a method needs: DBC trains against its task's pre-trained diffusion model."""
+    return {"diffusion_model": diffusion_model(wildcards.task)} if wildcards.method == "dbc" else {}
+
+
+def method_context(wildcards):
+    return json.dumps(method_inputs(wildcards))
+
+
+def method_config_files(wildcards):
+    return [f"config/methods/{wildcards.method}/{wildcards.task}.yaml", BUDGET_FILE]
+
+
+def all_final_evals():
+    return [f"{run_dir(t, m, s)}/eval_final.csv"
+            for t in config["tasks"] for m in config["methods"] for s in config["seeds"]]
+
+
+REPORT_FILES = ["scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
+                "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
+                "per_task_scores.pdf", "per_task_scores.png"]
+
+
+def report_outputs():
+    return [f"{PAPER}/{name}" for name in REPORT_FILES]

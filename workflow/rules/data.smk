@@ -1,0 +1,23 @@
+# Expert demonstrations as local Minari datasets (never downloaded).
+
+
+rule collect_demos:
+    output:
+        dataset=directory(f"{RESULTS}/datasets/dbc/{{task}}/expert-v0"),
+        summary=f"{RESULTS}/data/{{task}}.json",
+    input:
+        budget=BUDGET_FILE,
+    params:
+        data=data_budget_args,
+        env_kwargs=eval_env_kwargs,
+    log:
+        f"{LOGS}/collect_demos/{{task}}.log",
+    benchmark:
+        f"{BENCH}/collect_demos/{{task}}.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=2000,
+    shell:
+        "{PYTHON} workflow/scripts/collect_demos.py --task {wildcards.task} {params.data} "
+        "--eval-env-kwargs '{params.env_kwargs}' --out {output.dataset} --summary {output.summary} > {log} 2>&1"

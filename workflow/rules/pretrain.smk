@@ -1,0 +1,26 @@
+# DBC's first stage: one diffusion model of expert [s, a] pairs per task.
+
+
+rule pretrain_dm:
+    output:
+        model=f"{RESULTS}/diffusion_model/{{task}}/model.pt",
+        curve=f"{RESULTS}/diffusion_model/{{task}}/loss_curve.csv",
+        timing=f"{RESULTS}/diffusion_model/{{task}}/timing.json",
+    input:
+        summary=f"{RESULTS}/data/{{task}}.json",
+        configs=lambda wc: [f"config/diffusion_model/{wc.task}.yaml", BUDGET_FILE],
+    params:
+        dataset=lambda wc: dataset_dir(wc.task),
+        out_dir=lambda wc: f"{RESULTS}/diffusion_model/{wc.task}",
+    log:
+        f"{LOGS}/pretrain_dm/{{task}}.log",
+    benchmark:
+        f"{BENCH}/pretrain_dm/{{task}}.tsv"
+    threads: config["train_threads"]
+    resources:
+        runtime=600,
+        mem_mb=4000,
+    shell:
+        "{PYTHON} workflow/scripts/pretrain_dm.py --task {wildcards.task} --budget {BUDGET} "
+        "--dataset {params.dataset} --out-dir {params.out_dir} --threads {threads} "
+        "--device {config[device]} > {log} 2>&1"

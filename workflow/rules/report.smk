@@ -1,0 +1,26 @@
+# Statistics (rliable), tables and figures from the runs' raw per-episode files.
+
+
+rule report:
+    output:
+        [f"{PAPER}/{name}" for name in REPORT_FILES],
+    input:
+        runs=all_final_evals(),
+        references=[dataset_summary(t) for t in config["tasks"]],
+        paper_results="config/paper_results.yaml",
+    params:
+        run_dirs=[str(Path(f).parent) for f in all_final_evals()],
+        reps=budget["report"]["bootstrap_reps"],
+        seed=config["report"]["seed"],
+    log:
+        f"{LOGS}/report.log",
+    benchmark:
+        f"{BENCH}/report.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    shell:
+        "{PYTHON} workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
+        "--paper-results {input.paper_results} --out {PAPER} --reps {params.reps} --seed {params.seed} "
+        "--title 'budget: {BUDGET}' > {log} 2>&1"

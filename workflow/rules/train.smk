@@ -1,0 +1,35 @@
+# Training and evaluation of every (task, method, seed).
+
+
+rule train:
+    output:
+        final=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/eval_final.csv",
+        curve=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/eval_curve.csv",
+        log=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/train_log.csv",
+        info=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/run.json",
+        timing=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/timing.json",
+        model=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/model.pt",
+    input:
+        summary=f"{RESULTS}/data/{{task}}.json",
+        configs=method_config_files,
+        extra=lambda wc: list(method_inputs(wc).values()),
+    params:
+        dataset=lambda wc: dataset_dir(wc.task),
+        run_dir=lambda wc: run_dir(wc.task, wc.method, wc.seed),
+        env_kwargs=eval_env_kwargs,
+        context=method_context,
+        evaluation=budget["evaluation"],
+    log:
+        f"{LOGS}/train/{{task}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/train/{{task}}/{{method}}/seed{{seed}}.tsv"
+    threads: config["train_threads"]
+    resources:
+        runtime=240,
+        mem_mb=4000,
+    shell:
+        "{PYTHON} workflow/scripts/train_policy.py --task {wildcards.task} --method {wildcards.method} "
+        "--seed {wildcards.seed} --budget {BUDGET} --dataset {params.dataset} --run-dir {params.run_dir} "
+        "--threads {threads} --device {config[device]} "
+        "--eval-episodes {params.evaluation[episodes]} --eval-envs {params.evaluation[num_envs]} "
+        "--eval-points {params.evaluation[points]} --eval-env-kwargs '{params.env_kwargs}' --context '{params.context}' > {log} 2>&1"
