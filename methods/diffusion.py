@@ -57,7 +57,7 @@ class NoiseSchedule(nn.Module):
 
     def antithetic_timesteps(self, batch: int, device: torch.device) -> torch.Tensor:
         """t for half the batch and T-1-t for the other half (lower-variance loss estimates)."""
-        half = torch.randint(0, self.timesteps, (batch // 2 + 1,), device=device)
+        half = torch.randint(0, self.timesteps, ((batch + 1) // 2,), device=device)
         return torch.cat([half, self.timesteps - 1 - half])[:batch]
 
 

@@ -1,5 +1,6 @@
 # Shared helpers: config validation, the budget, and the paths every stage agrees on.
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,8 +15,16 @@ with open(BUDGET_FILE) as _f:
     budget = yaml.safe_load(_f)
 validate(budget, "../schemas/budget.schema.yaml", set_default=True)
 
-# Rules run the interpreter that runs Snakemake (the project's .venv), also on cluster nodes.
-PYTHON = sys.executable
+# Rules call `python`: the interpreter running Snakemake (the project's .venv, where setup.sh
+# installed this repository) comes first on PATH, also for cluster jobs, unless a conda
+# environment (SOFTWARE, which installs the repository too) is activated on top of it.
+envvars:
+    "PATH",
+
+
+_search_path = os.environ["PATH"]
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), _search_path])
+SOFTWARE = "../envs/dbc-bench.yaml"
 RESULTS = f"results/{BUDGET}"
 PAPER = f"paper/{BUDGET}"
 LOGS = f"{RESULTS}/logs"

@@ -15,9 +15,11 @@ rule collect_demos:
     benchmark:
         f"{BENCH}/collect_demos/{{task}}.tsv"
     threads: 1
+    conda:
+        SOFTWARE
     resources:
         runtime=30,
         mem_mb=2000,
     shell:
-        "{PYTHON} workflow/scripts/collect_demos.py --task {wildcards.task} {params.data} "
+        "python workflow/scripts/collect_demos.py --task {wildcards.task} {params.data} "
         "--eval-env-kwargs '{params.env_kwargs}' --out {output.dataset} --summary {output.summary} > {log} 2>&1"

@@ -12,15 +12,19 @@ rule pretrain_dm:
     params:
         dataset=lambda wc: dataset_dir(wc.task),
         out_dir=lambda wc: f"{RESULTS}/diffusion_model/{wc.task}",
+        budget=BUDGET,
+        device=config["device"],
     log:
         f"{LOGS}/pretrain_dm/{{task}}.log",
     benchmark:
         f"{BENCH}/pretrain_dm/{{task}}.tsv"
     threads: config["train_threads"]
+    conda:
+        SOFTWARE
     resources:
         runtime=600,
         mem_mb=4000,
     shell:
-        "{PYTHON} workflow/scripts/pretrain_dm.py --task {wildcards.task} --budget {BUDGET} "
+        "python workflow/scripts/pretrain_dm.py --task {wildcards.task} --budget {params.budget} "
         "--dataset {params.dataset} --out-dir {params.out_dir} --threads {threads} "
-        "--device {config[device]} > {log} 2>&1"
+        "--device {params.device} > {log} 2>&1"

@@ -12,15 +12,19 @@ rule report:
         run_dirs=[str(Path(f).parent) for f in all_final_evals()],
         reps=budget["report"]["bootstrap_reps"],
         seed=config["report"]["seed"],
+        title=f"budget: {BUDGET}",
+        out_dir=lambda wc, output: Path(output[0]).parent,
     log:
         f"{LOGS}/report.log",
     benchmark:
         f"{BENCH}/report.tsv"
     threads: 1
+    conda:
+        SOFTWARE
     resources:
         runtime=30,
         mem_mb=4000,
     shell:
-        "{PYTHON} workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
-        "--paper-results {input.paper_results} --out {PAPER} --reps {params.reps} --seed {params.seed} "
-        "--title 'budget: {BUDGET}' > {log} 2>&1"
+        "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
+        "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
+        "--title '{params.title}' > {log} 2>&1"

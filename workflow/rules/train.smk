@@ -19,17 +19,21 @@ rule train:
         env_kwargs=eval_env_kwargs,
         context=method_context,
         evaluation=budget["evaluation"],
+        budget=BUDGET,
+        device=config["device"],
     log:
         f"{LOGS}/train/{{task}}/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/train/{{task}}/{{method}}/seed{{seed}}.tsv"
     threads: config["train_threads"]
+    conda:
+        SOFTWARE
     resources:
         runtime=240,
         mem_mb=4000,
     shell:
-        "{PYTHON} workflow/scripts/train_policy.py --task {wildcards.task} --method {wildcards.method} "
-        "--seed {wildcards.seed} --budget {BUDGET} --dataset {params.dataset} --run-dir {params.run_dir} "
-        "--threads {threads} --device {config[device]} "
+        "python workflow/scripts/train_policy.py --task {wildcards.task} --method {wildcards.method} "
+        "--seed {wildcards.seed} --budget {params.budget} --dataset {params.dataset} --run-dir {params.run_dir} "
+        "--threads {threads} --device {params.device} "
         "--eval-episodes {params.evaluation[episodes]} --eval-envs {params.evaluation[num_envs]} "
         "--eval-points {params.evaluation[points]} --eval-env-kwargs '{params.env_kwargs}' --context '{params.context}' > {log} 2>&1"
