@@ -63,11 +63,12 @@ def evaluation_points(total_updates: int, points: int) -> list[int]:
 
 def fit(agent: nn.Module, data: Demonstrations, cfg: TrainConfig, *,
         evaluate: Callable[[nn.Module], list[dict]], eval_points: int, state_path: Path,
-        log_every: int = 0, checkpoint_seconds: float = 120.0) -> TrainResult:
+        fingerprint: str = "", log_every: int = 0, checkpoint_seconds: float = 120.0) -> TrainResult:
     """Train `agent` on `data`; resume from `state_path` if present.
 
     `evaluate(agent)` runs at `eval_points` evenly spaced updates (the last at the end); its rows,
-    tagged with the update, form the returned curve.
+    tagged with the update, form the returned curve. `fingerprint` identifies the job (config,
+    data, seed): a saved state with another fingerprint is discarded, never resumed.
     """
     total = cfg.total_updates(len(data))
     params = [p for p in agent.parameters() if p.requires_grad]
@@ -81,9 +82,18 @@ def fit(agent: nn.Module, data: Demonstrations, cfg: TrainConfig, *,
     log_every = log_every or max(1, total // 50)
     device = data.obs.device
 
+    fingerprint = f"{fingerprint}|{cfg!r}|{len(data)}"
     update, log, curve, spent = 0, [], [], 0.0
+    state = None
     if state_path.exists():
-        state = load_checkpoint(state_path)
+        try:
+            state = load_checkpoint(state_path)
+        except BenchError as exc:  # writes are atomic, so only outside damage gets here
+            print(f"{exc}; starting afresh", flush=True)
+    if state is not None and state.get("fingerprint") != fingerprint:
+        print(f"{state_path}: saved state belongs to another config or dataset; starting afresh", flush=True)
+        state = None
+    if state is not None:
         agent.load_state_dict(state["agent"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -96,7 +106,8 @@ def fit(agent: nn.Module, data: Demonstrations, cfg: TrainConfig, *,
     def save_state() -> None:
         state = {"agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
-                 "update": update, "log": log, "curve": curve, "train_seconds": spent}
+                 "update": update, "log": log, "curve": curve, "train_seconds": spent,
+                 "fingerprint": fingerprint}
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(device)
         save_atomic(state, state_path)

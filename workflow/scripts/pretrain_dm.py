@@ -65,7 +65,8 @@ def run(args) -> None:
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     result = fit(model, train, cfg, evaluate=evaluate, eval_points=args.eval_points,
-                 state_path=args.out_dir / "state.pt")
+                 state_path=args.out_dir / "state.pt",
+                 fingerprint=f"{args.task}|{args.dataset}|{args.seed}|{len(held)}")
     write_text_atomic(args.out_dir / "train_log.csv", to_csv(result.log))
     write_text_atomic(args.out_dir / "loss_curve.csv",
                       to_csv([{"update": 0, "heldout_loss": initial}] + result.curve))

@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     p.add_argument("--eval-points", type=int, default=5)
     p.add_argument("--eval-env-kwargs", default="{}", help="JSON kwargs for the evaluation env")
     p.add_argument("--context", default="{}", help="JSON: extra inputs a method needs (e.g. a diffusion model)")
+    p.add_argument("--checkpoint-seconds", type=float, default=120.0,
+                   help="save the resumable training state at least this often (and at every evaluation)")
     args = p.parse_args(argv)
     try:
         run(args)
@@ -111,7 +113,10 @@ def run(args) -> None:
           f"{cfg.total_updates(len(data))} updates on {device} ({args.threads} threads)", flush=True)
 
     state_path = args.run_dir / "state.pt"
-    result = fit(agent, data, cfg, evaluate=evaluate, eval_points=args.eval_points, state_path=state_path)
+    fingerprint = json.dumps({k: v for k, v in run_info.items() if k not in ("device", "threads")},
+                             sort_keys=True)
+    result = fit(agent, data, cfg, evaluate=evaluate, eval_points=args.eval_points, state_path=state_path,
+                 fingerprint=fingerprint, checkpoint_seconds=args.checkpoint_seconds)
     final_update = max(r["update"] for r in result.curve)
     final_rows = [{k: r[k] for k in EPISODE_COLUMNS} for r in result.curve if r["update"] == final_update]
 
