@@ -3,11 +3,14 @@ statistics and figures, in a scratch copy of the workflow."""
 import csv
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -71,3 +74,36 @@ def test_slurm_profile_dry_run(smoke_run):
     proc = subprocess.run(SNAKEMAKE + ["-n", "--profile", "profiles/slurm", "all", "--config", "budget=smoke"],
                           cwd=smoke_run, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_killed_job_resumes_to_the_uninterrupted_result(smoke_run):
+    """SIGKILL one training job of the DAG partway; rerunning Snakemake finishes it from its
+    checkpoint with exactly the result of the uninterrupted run."""
+    import psutil
+
+    run = smoke_run / "results" / "smoke" / "runs" / "maze" / "bc" / "seed1"
+    reference = {name: (run / name).read_bytes() for name in ("eval_final.csv", "eval_curve.csv")}
+    reference_model = torch.load(run / "model.pt", weights_only=True)["agent"]
+    for f in run.iterdir():
+        f.unlink()
+    target = str(run.relative_to(smoke_run) / "eval_final.csv")
+    cmd = SNAKEMAKE + ["--cores", "1", target, "--config", "budget=smoke"]
+    scheduler = subprocess.Popen(cmd, cwd=smoke_run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim, deadline = None, time.time() + 300
+    while victim is None and time.time() < deadline and scheduler.poll() is None:
+        if (run / "state.pt").exists():
+            victim = next((p for p in psutil.Process(scheduler.pid).children(recursive=True)
+                           if any(arg.endswith("train_policy.py") for arg in p.cmdline())), None)
+        time.sleep(0.005)
+    assert victim is not None, "the training job finished or never checkpointed before the kill"
+    victim.send_signal(signal.SIGKILL)
+    assert scheduler.wait(timeout=300) != 0
+    assert not (run / "eval_final.csv").exists() and (run / "state.pt").exists()
+
+    proc = subprocess.run(cmd, cwd=smoke_run, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "resuming from" in (smoke_run / "results/smoke/logs/train/maze/bc/seed1.log").read_text()
+    for name, content in reference.items():
+        assert (run / name).read_bytes() == content, name
+    model = torch.load(run / "model.pt", weights_only=True)["agent"]
+    assert all(torch.equal(model[k], reference_model[k]) for k in reference_model)
