@@ -31,8 +31,18 @@ def write_run(root: Path, task: str, method: str, seed: int, metric: str, values
     """`values`: per-episode scores of eval_final; `curve`: {update: per-episode scores}."""
     d = root / task / method / f"seed{seed}"
     d.mkdir(parents=True)
+    context = {}
+    if method == "dbc":  # DBC's runs point at their task's pre-trained diffusion model
+        dm = root.parent / "diffusion_model" / task
+        dm.mkdir(parents=True, exist_ok=True)
+        (dm / "timing.json").write_text(json.dumps({"wall_seconds": 60.0}))
+        context = {"diffusion_model": str(dm / "model.pt")}
     (d / "run.json").write_text(json.dumps({"task": task, "method": method, "seed": seed,
-                                            "budget": budget, "other": 1}))
+                                            "budget": budget, "other": 1, "context": context,
+                                            "device": "cpu", "threads": 1}))
+    (d / "timing.json").write_text(json.dumps({
+        "train_seconds": 10.0 * seed, "eval_seconds": 2.0, "wall_seconds": 10.0 * seed + 3.0,
+        "updates_per_second": 100.0, "peak_rss_mb": 500.0 + seed, "updates": 1000}))
     values = np.asarray(values, dtype=float)
 
     def frame(vals):
@@ -273,3 +283,14 @@ def test_make_report_bad_reference(fake, capsys):
     bad = write_reference(tmp / "runs", "walker", "return", 10.0, 10.0)
     err = _run_fails(capsys, cli_args(tmp, runs, [refs[0], bad], tmp / "out"))
     assert str(bad) in err and "walker" in err
+
+
+def test_cost_table_charges_dbc_its_pretraining(fake):
+    _, runs, refs = fake
+    table = sc.cost_table(sc.load_runs(run_dirs(runs), sc.load_references(refs))).set_index(["task", "method"])
+    bc, dbc = table.loc[("maze", "bc")], table.loc[("maze", "dbc")]
+    assert bc["seeds"] == 3 and bc["train_s"] == pytest.approx(20.0)  # mean of 10, 20, 30
+    assert bc["pretrain_s"] == 0 and dbc["pretrain_s"] == pytest.approx(60.0)
+    assert dbc["total_min_per_seed"] == pytest.approx((23.0 + 60.0 / 3) / 60)
+    assert bc["peak_rss_mb"] == pytest.approx(503.0)  # the worst seed, not the mean
+    assert "Python 3." in sc.hardware_note()

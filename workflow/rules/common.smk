@@ -85,7 +85,7 @@ def all_final_evals():
 
 REPORT_FILES = ["scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
                 "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
-                "per_task_scores.pdf", "per_task_scores.png"]
+                "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex"]
 
 
 def report_outputs():

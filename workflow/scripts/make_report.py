@@ -22,7 +22,7 @@ import scoring as sc
 OUTPUTS = (
     "scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
     "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
-    "per_task_scores.pdf", "per_task_scores.png",
+    "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex",
 )
 
 
@@ -119,6 +119,17 @@ def build_report(args) -> list[Path]:
             (task_caption, task_fmt, task_notes, f"tab:{name}_per_task", 2),
             (agg_caption, agg_fmt, a_notes, f"tab:{name}_aggregates", 1),
         ])
+
+    costs = sc.format_cost_table(sc.cost_table(runs))
+    cost_notes = [f"Hardware: {sc.hardware_note()}.",
+                  "Times are per seed (means over seeds) from each run's timing.json: training excludes "
+                  "evaluation; evaluation covers every evaluation during training. Pre-training is DBC's "
+                  "diffusion model, one per task shared by all seeds; the total charges each seed an equal "
+                  "share of it. Jobs that ran side by side on a shared machine run slower than alone."]
+    docs["cost_table.md"] = _document_md(f"DBC-Bench: compute cost{suffix}", [
+        (f"Cost per task and method{suffix}", sc.markdown_table(costs), cost_notes)])
+    docs["cost_table.tex"] = _document_tex(f"DBC-Bench: compute cost{suffix}", [
+        (f"Cost per task and method{suffix}", costs, cost_notes, "tab:cost", 2)])
 
     out = Path(args.out)
     try:

@@ -294,6 +294,61 @@ def sort_runs(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[key.sort_values(["t", "m", "s"]).index].reset_index(drop=True)
 
 
+def hardware_note() -> str:
+    """The machine the timings come from, in one line."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = f"{names[0]} x {len(names)} logical CPUs" if names else cpu
+    except OSError:
+        pass
+    return f"{cpu}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+
+
+def cost_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per task and method, means over seeds of each run's timing.json; DBC's diffusion-model
+    pre-training (one model per task, shared by its seeds) is listed and added to its total."""
+    rows = []
+    for run_dir in df["run_dir"]:
+        run_dir = Path(run_dir)
+        timing = _read_json(run_dir / "timing.json")
+        meta = _read_json(run_dir / "run.json")
+        pre = 0.0
+        dm_path = (meta.get("context") or {}).get("diffusion_model")
+        if dm_path:
+            pre = float(_read_json(Path(dm_path).parent / "timing.json").get("wall_seconds", float("nan")))
+        rows.append({"task": meta["task"], "method": meta["method"], "device": meta.get("device", ""),
+                     "threads": meta.get("threads", ""),
+                     "pretrain_s": pre, "train_s": timing["train_seconds"], "eval_s": timing["eval_seconds"],
+                     "wall_s": timing["wall_seconds"], "updates_per_s": timing["updates_per_second"],
+                     "peak_rss_mb": timing["peak_rss_mb"]})
+    frame = pd.DataFrame(rows)
+    table = (frame.groupby(["task", "method", "device", "threads"], sort=False)
+             .agg(seeds=("train_s", "size"), pretrain_s=("pretrain_s", "mean"), train_s=("train_s", "mean"),
+                  eval_s=("eval_s", "mean"), wall_s=("wall_s", "mean"), updates_per_s=("updates_per_s", "mean"),
+                  peak_rss_mb=("peak_rss_mb", "max"))
+             .reset_index())
+    # Total per seed: its own job plus an equal share of the task's shared pre-training.
+    table["total_min_per_seed"] = (table["wall_s"] + table["pretrain_s"] / table["seeds"]) / 60
+    return table
+
+
+def format_cost_table(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Task": table["task"].map(task_label), "Method": table["method"].map(method_label),
+        "Seeds": table["seeds"], "Device (threads)": [f"{d} ({t})" for d, t in zip(table["device"], table["threads"])],
+        "Pre-training (s)": [_num(x, 0) if x > 0 else "-" for x in table["pretrain_s"]],
+        "Training (s/seed)": [_num(x, 0) for x in table["train_s"]],
+        "Evaluation (s/seed)": [_num(x, 0) for x in table["eval_s"]],
+        "Updates/s": [_num(x, 0) for x in table["updates_per_s"]],
+        "Peak RSS (MB)": [_num(x, 0) for x in table["peak_rss_mb"]],
+        "Total (min/seed)": [_num(x, 1) for x in table["total_min_per_seed"]],
+    })
+
+
 def load_paper_results(path: str | os.PathLike) -> dict[tuple[str, str], tuple[float, float]]:
     """(method, task) -> (mean, std) of the paper's main table, in the paper's units
     (success in %, return raw)."""
