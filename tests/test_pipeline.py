@@ -31,10 +31,18 @@ def smoke_run(tmp_path_factory):
 def test_report_outputs_exist(smoke_run):
     paper = smoke_run / "paper" / "smoke"
     for name in ("main_table.md", "main_table.tex", "best_table.md", "aggregates.csv", "scores.csv",
-                 "aggregate_intervals.pdf", "aggregate_intervals.png", "per_task_scores.png"):
+                 "aggregate_intervals.pdf", "aggregate_intervals.png", "per_task_scores.png",
+                 "cost_table.md", "README.md"):
         assert (paper / name).stat().st_size > 0, name
     table = (paper / "main_table.md").read_text()
     assert "DBC" in table and "BC" in table and "92.1" in table  # the paper's numbers beside ours
+
+
+def test_html_report_builds(smoke_run):
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "1", "all", "--config", "budget=smoke", "--report", "report.html"],
+                          cwd=smoke_run, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (smoke_run / "report.html").stat().st_size > 10_000
 
 
 def test_every_run_evaluated_and_logged(smoke_run):

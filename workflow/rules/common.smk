@@ -85,8 +85,22 @@ def all_final_evals():
 
 REPORT_FILES = ["scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
                 "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
-                "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex"]
+                "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex", "README.md"]
+
+# Shown by `snakemake --report report.html`, each with its caption in workflow/report/.
+REPORT_FIGURES = {"aggregate_intervals.png": "aggregate_intervals.rst", "per_task_scores.png": "per_task_scores.rst"}
 
 
 def report_outputs():
     return [f"{PAPER}/{name}" for name in REPORT_FILES]
+
+
+def report_rule_outputs():
+    return [report(f"{PAPER}/{name}", caption=f"../report/{REPORT_FIGURES[name]}", category="Figures")
+            if name in REPORT_FIGURES else f"{PAPER}/{name}" for name in REPORT_FILES]
+
+
+def provenance():
+    return (f"snakemake all --config budget={BUDGET} tasks=[{','.join(config['tasks'])}] "
+            f"methods=[{','.join(config['methods'])}] seeds=[{','.join(map(str, config['seeds']))}]"
+            f" (config/config.yaml, {BUDGET_FILE})")

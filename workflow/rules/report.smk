@@ -3,7 +3,7 @@
 
 rule report:
     output:
-        [f"{PAPER}/{name}" for name in REPORT_FILES],
+        report_rule_outputs(),
     input:
         runs=all_final_evals(),
         references=[dataset_summary(t) for t in config["tasks"]],
@@ -13,6 +13,7 @@ rule report:
         reps=budget["report"]["bootstrap_reps"],
         seed=config["report"]["seed"],
         title=f"budget: {BUDGET}",
+        provenance=provenance(),
         out_dir=lambda wc, output: Path(output[0]).parent,
     log:
         f"{LOGS}/report.log",
@@ -27,4 +28,4 @@ rule report:
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
         "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
-        "--title '{params.title}' > {log} 2>&1"
+        "--title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"

@@ -22,7 +22,22 @@ import scoring as sc
 OUTPUTS = (
     "scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
     "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
-    "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex",
+    "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex", "README.md",
+)
+
+# What each output shows, for the index page paper/<budget>/README.md.
+INDEX = (
+    ("main_table.md", "Headline: final-policy score per task and method (mean ± std over seeds, IQM with "
+     "95% bootstrap CI) beside the paper's published numbers, and aggregate IQM / median / mean / "
+     "optimality gap over tasks."),
+    ("aggregate_intervals.png", "Aggregate normalised final scores with 95% stratified-bootstrap CIs (rliable)."),
+    ("per_task_scores.png", "Final score of every seed per task and method, with the paper's mean."),
+    ("best_table.md", "Best evaluation during training (optimistic, selected on the evaluation episodes; "
+     "not the headline)."),
+    ("cost_table.md", "Compute cost per task and method: training, DBC's pre-training, evaluation, "
+     "updates per second, peak memory, hardware."),
+    ("scores.csv", "One row per run: raw and normalised final and best scores."),
+    ("aggregates.csv", "The aggregate estimates and CIs as numbers."),
 )
 
 
@@ -39,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--title", default="", help="label shown in table captions and figure titles")
     p.add_argument("--budget", default=None,
                    help="keep only runs whose run.json budget equals this (default: all; mixed budgets are an error)")
+    p.add_argument("--provenance", default="",
+                   help="one line on the command and config that produced these runs (for README.md)")
     p.add_argument("--confidence", type=float, default=0.95, help="CI coverage (default 0.95)")
     p.add_argument("--unequal-seeds", choices=("error", "common"), default="error",
                    help="a method with different seed counts across tasks: fail (default) or "
@@ -130,6 +147,18 @@ def build_report(args) -> list[Path]:
         (f"Cost per task and method{suffix}", sc.markdown_table(costs), cost_notes)])
     docs["cost_table.tex"] = _document_tex(f"DBC-Bench: compute cost{suffix}", [
         (f"Cost per task and method{suffix}", costs, cost_notes, "tab:cost", 2)])
+
+    index = [f"# DBC-Bench results{suffix}\n",
+             f"Produced by `{args.provenance}`.\n" if args.provenance else "",
+             "Every number here is computed by the pipeline from the runs' per-episode files "
+             "(results/<budget>/runs/); the paper's numbers come from config/paper_results.yaml.\n"]
+    for name, what in INDEX:
+        index.append(f"## {name}\n\n{what}\n")
+        if name.endswith(".png"):
+            index.append(f"![{name}]({name})\n")
+        elif name.endswith(".md"):
+            index.append(f"See [{name}]({name}) (LaTeX: {name[:-3]}.tex).\n")
+    docs["README.md"] = "\n".join(part for part in index if part)
 
     out = Path(args.out)
     try:
