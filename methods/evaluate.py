@@ -24,25 +24,25 @@ def eval_seeds(episodes: int, base: int = EVAL_SEED_BASE) -> list[int]:
     return [base + i for i in range(episodes)]
 
 
-def run_episodes(policy: BatchPolicy, task_name: str, seeds: list[int], num_envs: int = 10,
-                 env_kwargs: dict | None = None) -> list[dict]:
-    """One row per episode (in seed order): episode, eval_seed, success, return, length."""
-    task = envs.get_task(task_name)
-    pool = [task.make(**(env_kwargs or {})) for _ in range(min(num_envs, len(seeds)))]
-    results: dict[int, dict] = {}
-    queue = list(enumerate(seeds))
-    slots: list[dict | None] = []
-    for env in pool:
-        slots.append(_start(env, queue) if queue else None)
-    try:
+class Evaluator:
+    """A pool of `num_envs` environments, built once and reused by every evaluation of a run."""
+
+    def __init__(self, task_name: str, num_envs: int = 10, env_kwargs: dict | None = None):
+        task = envs.get_task(task_name)
+        self.pool = [task.make(**(env_kwargs or {})) for _ in range(num_envs)]
+
+    def run(self, policy: BatchPolicy, seeds: list[int]) -> list[dict]:
+        """One row per episode (in seed order): episode, eval_seed, success, return, length."""
+        results: dict[int, dict] = {}
+        queue = list(enumerate(seeds))
+        slots = [_start(env, queue) if queue else None for env in self.pool]
         while any(s is not None for s in slots):
             active = [i for i, s in enumerate(slots) if s is not None]
-            obs = np.stack([slots[i]["obs"] for i in active]).astype(np.float32)
-            actions = policy(obs)
+            actions = policy(np.stack([slots[i]["obs"] for i in active]).astype(np.float32))
             for row, i in enumerate(active):
-                slot, env = slots[i], pool[i]
-                obs_i, reward, terminated, truncated, info = env.step(actions[row])
-                slot["obs"] = obs_i
+                slot, env = slots[i], self.pool[i]
+                obs, reward, terminated, truncated, info = env.step(actions[row])
+                slot["obs"] = obs
                 slot["return"] += float(reward)
                 slot["length"] += 1
                 slot["success"] = slot["success"] or bool(info.get("success", False))
@@ -50,10 +50,21 @@ def run_episodes(policy: BatchPolicy, task_name: str, seeds: list[int], num_envs
                     results[slot["episode"]] = {k: slot[k] for k in ("episode", "eval_seed", "return", "length")}
                     results[slot["episode"]]["success"] = int(slot["success"])
                     slots[i] = _start(env, queue) if queue else None
-    finally:
-        for env in pool:
+        return [results[k] for k in sorted(results)]
+
+    def close(self) -> None:
+        for env in self.pool:
             env.close()
-    return [results[k] for k in sorted(results)]
+
+
+def run_episodes(policy: BatchPolicy, task_name: str, seeds: list[int], num_envs: int = 10,
+                 env_kwargs: dict | None = None) -> list[dict]:
+    """One evaluation with a pool of its own (see Evaluator)."""
+    evaluator = Evaluator(task_name, min(num_envs, len(seeds)), env_kwargs)
+    try:
+        return evaluator.run(policy, seeds)
+    finally:
+        evaluator.close()
 
 
 def _start(env, queue: list) -> dict:

@@ -26,7 +26,7 @@ from methods import get_method
 from methods.config import resolve
 from methods.core import (BenchError, load_demonstrations, save_atomic, seed_everything, select_device,
                           set_threads, write_json_atomic, write_text_atomic)
-from methods.evaluate import agent_policy, eval_seeds, run_episodes
+from methods.evaluate import Evaluator, agent_policy, eval_seeds
 from methods.train import fit
 
 EPISODE_COLUMNS = ["episode", "eval_seed", "success", "return", "length"]
@@ -86,16 +86,15 @@ def run(args) -> None:
     agent = method.build(cfg, task.obs_dim, task.act_dim, context).to(device)
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    probe_env = task.make(**env_kwargs)
-    low, high = probe_env.action_space.low, probe_env.action_space.high
-    probe_env.close()
-    policy = agent_policy(agent, data.obs_norm, data.act_norm, low, high, device)
     seeds = eval_seeds(args.eval_episodes)
+    evaluator = Evaluator(args.task, min(args.eval_envs, len(seeds)), env_kwargs)
+    box = evaluator.pool[0].action_space
+    policy = agent_policy(agent, data.obs_norm, data.act_norm, box.low, box.high, device)
     eval_seconds = [0.0]
 
     def evaluate(_agent) -> list[dict]:
         t0 = time.perf_counter()
-        rows = run_episodes(policy, args.task, seeds, args.eval_envs, env_kwargs)
+        rows = evaluator.run(policy, seeds)
         eval_seconds[0] += time.perf_counter() - t0
         print(f"evaluation: success {np.mean([r['success'] for r in rows]):.3f}  "
               f"return {np.mean([r['return'] for r in rows]):.1f}", flush=True)
@@ -117,6 +116,7 @@ def run(args) -> None:
                              sort_keys=True)
     result = fit(agent, data, cfg, evaluate=evaluate, eval_points=args.eval_points, state_path=state_path,
                  fingerprint=fingerprint, checkpoint_seconds=args.checkpoint_seconds)
+    evaluator.close()
     final_update = max(r["update"] for r in result.curve)
     final_rows = [{k: r[k] for k in EPISODE_COLUMNS} for r in result.curve if r["update"] == final_update]
 
