@@ -10,11 +10,11 @@ y offset in [0, 0.04 r], goal y offset in [-0.04 r, 0]; x offsets in
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
 from gymnasium_robotics.envs.robot_env import MujocoRobotEnv
+
+from envs.flat_goal_env import FlatGoalEnv
 
 OBS_DIM = 16
 N_ROBOT_OBS = 13  # grip pos 3, object pos 3, object rel pos 3, fingers 2, object rot x/y 2
@@ -59,7 +59,7 @@ class HoldoutPickAndPlaceSim(MujocoFetchPickAndPlaceEnv):
         return goal
 
 
-class FetchPickEnv(gym.Env):
+class FetchPickEnv(FlatGoalEnv):
     """Flat 16-D observation (first 13 Fetch obs entries + 3-D goal), ends on success.
 
     Success: object within 0.05 m of the goal (the Fetch ``is_success`` test),
@@ -67,34 +67,9 @@ class FetchPickEnv(gym.Env):
     sparse Fetch reward (-1 until success, 0 on success).
     """
 
-    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 25}
+    n_robot_obs = N_ROBOT_OBS
 
     def __init__(self, noise_ratio: float = 1.0, render_mode: str | None = None):
         self.noise_ratio = float(noise_ratio)
-        self.sim_env = HoldoutPickAndPlaceSim(noise_ratio=noise_ratio, render_mode=render_mode)
-        self.render_mode = render_mode
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
-
-    @staticmethod
-    def _flat(obs: dict) -> np.ndarray:
-        return np.concatenate([obs["observation"][:N_ROBOT_OBS], obs["desired_goal"]]).astype(np.float32)
-
-    def _success(self, obs: dict) -> bool:
-        return bool(self.sim_env._is_success(obs["achieved_goal"], obs["desired_goal"]))
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        obs, _ = self.sim_env.reset(seed=seed, options=options)
-        return self._flat(obs), {"success": self._success(obs)}
-
-    def step(self, action):
-        obs, reward, _, _, info = self.sim_env.step(np.asarray(action, dtype=np.float64))
-        success = bool(info["is_success"])
-        return self._flat(obs), float(reward), success, False, {"success": success}
-
-    def render(self):
-        return self.sim_env.render()
-
-    def close(self):
-        self.sim_env.close()
+        super().__init__(HoldoutPickAndPlaceSim(noise_ratio=noise_ratio, render_mode=render_mode),
+                         OBS_DIM, 4, render_mode)

@@ -6,13 +6,13 @@ success when the rotation error is below 0.1 rad (position is ignored).
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium_robotics.envs.robot_env import MujocoRobotEnv
 from gymnasium_robotics.envs.shadow_dexterous_hand.manipulate import quat_from_angle_and_axis
 from gymnasium_robotics.envs.shadow_dexterous_hand.manipulate_block import MujocoHandBlockEnv
 from gymnasium_robotics.utils import rotations
+
+from envs.flat_goal_env import FlatGoalEnv
 
 OBS_DIM = 68
 N_ROBOT_OBS = 61
@@ -60,45 +60,18 @@ class NarrowRotateZBlockSim(MujocoHandBlockEnv):
         return np.concatenate([pos, quat / np.linalg.norm(quat)])
 
 
-class HandRotateEnv(gym.Env):
+class HandRotateEnv(FlatGoalEnv):
     """Flat 68-D observation (61 hand/block obs + 7-D goal pose), ends on success.
 
     ``info['success']`` (rotation error < 0.1 rad) is present at reset and every
     step. Reward is the sparse hand reward (-1 until success, 0 on success).
     """
 
-    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 25}
-
     def __init__(self, render_mode: str | None = None):
-        self.sim_env = NarrowRotateZBlockSim(render_mode=render_mode)
-        self.render_mode = render_mode
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(20,), dtype=np.float32)
-
-    @staticmethod
-    def _flat(obs: dict) -> np.ndarray:
-        return np.concatenate([obs["observation"], obs["desired_goal"]]).astype(np.float32)
-
-    def _success(self, obs: dict) -> bool:
-        return bool(self.sim_env._is_success(obs["achieved_goal"], obs["desired_goal"]))
+        super().__init__(NarrowRotateZBlockSim(render_mode=render_mode), OBS_DIM, 20, render_mode)
 
     def rotation_error(self) -> float:
         """Current angle (rad) between the block's and the target's orientation."""
         achieved = self.sim_env._get_achieved_goal().copy()
         return float(self.sim_env._goal_distance(achieved, self.sim_env.goal)[1])
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        obs, _ = self.sim_env.reset(seed=seed, options=options)
-        return self._flat(obs), {"success": self._success(obs)}
-
-    def step(self, action):
-        obs, reward, _, _, info = self.sim_env.step(np.asarray(action, dtype=np.float64))
-        success = bool(info["is_success"])
-        return self._flat(obs), float(reward), success, False, {"success": success}
-
-    def render(self):
-        return self.sim_env.render()
-
-    def close(self):
-        self.sim_env.close()

@@ -6,16 +6,15 @@ Stands in for the authors' maze2d-medium (D4RL fork). Observation is the flat
 
 from __future__ import annotations
 
-import gymnasium as gym
-import numpy as np
-from gymnasium import spaces
 from gymnasium_robotics.envs.maze import maps
 from gymnasium_robotics.envs.maze.point_maze import PointMazeEnv
+
+from envs.flat_goal_env import FlatGoalEnv
 
 OBS_DIM = 6
 
 
-class MazeEnv(gym.Env):
+class MazeEnv(FlatGoalEnv):
     """Flat-observation episodic PointMaze on the medium map.
 
     The goal cell and start cell are drawn uniformly from the free cells (start
@@ -29,37 +28,14 @@ class MazeEnv(gym.Env):
 
     def __init__(self, render_mode: str | None = None):
         # continuing_task=False: otherwise the maze never terminates on success.
-        self.sim_env = PointMazeEnv(
-            maze_map=maps.MEDIUM_MAZE,
-            render_mode=render_mode,
-            continuing_task=False,
-            reset_target=False,
-        )
-        self.render_mode = render_mode
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        sim = PointMazeEnv(maze_map=maps.MEDIUM_MAZE, render_mode=render_mode, continuing_task=False,
+                           reset_target=False)
+        super().__init__(sim, OBS_DIM, 2, render_mode)
 
     @property
     def maze(self):
         """The gymnasium-robotics Maze: map layout and cell <-> xy transforms."""
         return self.sim_env.maze
 
-    @staticmethod
-    def _flat(obs: dict) -> np.ndarray:
-        return np.concatenate([obs["observation"], obs["desired_goal"]]).astype(np.float32)
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        obs, info = self.sim_env.reset(seed=seed, options=options)
-        return self._flat(obs), {"success": bool(info["success"])}
-
-    def step(self, action):
-        obs, reward, _, _, info = self.sim_env.step(np.asarray(action, dtype=np.float64))
-        success = bool(info["success"])
-        return self._flat(obs), float(reward), success, False, {"success": success}
-
-    def render(self):
-        return self.sim_env.render()
-
-    def close(self):
-        self.sim_env.close()
+    def _success(self, obs: dict, info: dict) -> bool:
+        return bool(info["success"])  # PointMaze reports it at reset and every step
