@@ -1,4 +1,5 @@
 # Shared helpers: config validation, the budget, and the paths every stage agrees on.
+import dataclasses
 import json
 import os
 import sys
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
+
+from methods.config import resolve, resolve_diffusion_model
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
@@ -74,8 +77,15 @@ def method_context(wildcards):
     return json.dumps(method_inputs(wildcards))
 
 
-def method_config_files(wildcards):
-    return [f"config/methods/{wildcards.method}/{wildcards.task}.yaml", BUDGET_FILE]
+# Each job depends on its own resolved settings (a param), not on the whole budget file, so
+# editing one task's budget reruns only that task's jobs. Resolving here also reports a bad
+# hyperparameter before anything runs.
+def method_hyperparameters(wildcards):
+    return dataclasses.asdict(resolve("config", BUDGET, wildcards.method, wildcards.task))
+
+
+def diffusion_model_hyperparameters(wildcards):
+    return dataclasses.asdict(resolve_diffusion_model("config", BUDGET, wildcards.task))
 
 
 def all_final_evals():

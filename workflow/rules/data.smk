@@ -5,8 +5,6 @@ rule collect_demos:
     output:
         dataset=directory(f"{RESULTS}/datasets/dbc/{{task}}/expert-v0"),
         summary=f"{RESULTS}/data/{{task}}.json",
-    input:
-        budget=BUDGET_FILE,
     params:
         data=data_budget_args,
         env_kwargs=eval_env_kwargs,

@@ -8,11 +8,11 @@ rule pretrain_dm:
         timing=f"{RESULTS}/diffusion_model/{{task}}/timing.json",
     input:
         summary=f"{RESULTS}/data/{{task}}.json",
-        configs=lambda wc: [f"config/diffusion_model/{wc.task}.yaml", BUDGET_FILE],
     params:
         dataset=lambda wc: dataset_dir(wc.task),
         out_dir=lambda wc: f"{RESULTS}/diffusion_model/{wc.task}",
         budget=BUDGET,
+        hyperparameters=diffusion_model_hyperparameters,
         device=config["device"],
     log:
         f"{LOGS}/pretrain_dm/{{task}}.log",

@@ -11,13 +11,13 @@ rule train:
         model=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/model.pt",
     input:
         summary=f"{RESULTS}/data/{{task}}.json",
-        configs=method_config_files,
         extra=lambda wc: list(method_inputs(wc).values()),
     params:
         dataset=lambda wc: dataset_dir(wc.task),
         run_dir=lambda wc: run_dir(wc.task, wc.method, wc.seed),
         env_kwargs=eval_env_kwargs,
         context=method_context,
+        hyperparameters=method_hyperparameters,
         evaluation=budget["evaluation"],
         budget=BUDGET,
         device=config["device"],
