@@ -22,7 +22,7 @@ def smoke_run(tmp_path_factory):
     for item in ("Snakefile", "workflow", "config", "profiles"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
-    proc = subprocess.run(SNAKEMAKE + ["--cores", "2", "all", "--config", "budget=smoke"], cwd=work,
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "2", "all", "generalization", "--config", "budget=smoke"], cwd=work,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
@@ -36,6 +36,15 @@ def test_report_outputs_exist(smoke_run):
         assert (paper / name).stat().st_size > 0, name
     table = (paper / "main_table.md").read_text()
     assert "DBC" in table and "BC" in table and "92.1" in table  # the paper's numbers beside ours
+
+
+def test_generalization_target(smoke_run):
+    paper = smoke_run / "paper" / "smoke"
+    table = (paper / "generalization.md").read_text()
+    assert "r = 1.75" in table and "paper 92.4" in table  # every ratio, the paper's numbers beside ours
+    assert (paper / "generalization.png").stat().st_size > 0
+    evals = list((smoke_run / "results/smoke/generalization").rglob("r*.csv"))
+    assert len(evals) == 2 * 3 * 5  # methods x seeds x noise ratios
 
 
 def test_html_report_builds(smoke_run):

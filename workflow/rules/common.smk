@@ -41,6 +41,7 @@ wildcard_constraints:
     task="|".join(config["tasks"]),
     method="|".join(config["methods"]),
     seed=r"\d+",
+    ratio=r"[0-9.]+",
 
 
 def dataset_dir(task):
@@ -99,6 +100,15 @@ REPORT_FILES = ["scores.csv", "aggregates.csv", "main_table.md", "main_table.tex
 
 # Shown by `snakemake --report report.html`, each with its caption in workflow/report/.
 REPORT_FIGURES = {"aggregate_intervals.png": "aggregate_intervals.rst", "per_task_scores.png": "per_task_scores.rst"}
+
+
+GENERALIZATION_TASK = "fetch_pick"
+
+
+def generalization_evals():
+    ratios = config["experiments"]["generalization"]["noise_ratios"]
+    return [f"{RESULTS}/generalization/{m}/seed{s}/r{r:g}.csv"
+            for m in config["methods"] for s in config["seeds"] for r in ratios]
 
 
 def report_outputs():

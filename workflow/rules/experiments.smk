@@ -1,0 +1,58 @@
+# The paper's experiments beyond the main table, each a named target.
+
+
+rule evaluate_generalization:
+    output:
+        f"{RESULTS}/generalization/{{method}}/seed{{seed}}/r{{ratio}}.csv",
+    input:
+        final=f"{RESULTS}/runs/{GENERALIZATION_TASK}/{{method}}/seed{{seed}}/eval_final.csv",
+        model=f"{RESULTS}/runs/{GENERALIZATION_TASK}/{{method}}/seed{{seed}}/model.pt",
+    params:
+        run_dir=lambda wc, input: Path(input.model).parent,
+        env_kwargs=lambda wc: json.dumps({"noise_ratio": float(wc.ratio)}),
+        episodes=budget["evaluation"]["episodes"],
+        num_envs=budget["evaluation"]["num_envs"],
+        device=config["device"],
+    log:
+        f"{LOGS}/evaluate_generalization/{{method}}/seed{{seed}}/r{{ratio}}.log",
+    benchmark:
+        f"{BENCH}/evaluate_generalization/{{method}}/seed{{seed}}/r{{ratio}}.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=2000,
+    conda:
+        SOFTWARE
+    shell:
+        "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} --out {output} "
+        "--env-kwargs '{params.env_kwargs}' --episodes {params.episodes} --envs {params.num_envs} "
+        "--device {params.device} > {log} 2>&1"
+
+
+rule generalization_report:
+    output:
+        [f"{PAPER}/generalization.{ext}" for ext in ("md", "tex", "csv", "pdf", "png")],
+    input:
+        evals=generalization_evals(),
+        paper_results="config/paper_results.yaml",
+    params:
+        out_dir=lambda wc, output: Path(output[0]).parent,
+        title=f"budget: {BUDGET}",
+    log:
+        f"{LOGS}/generalization_report.log",
+    benchmark:
+        f"{BENCH}/generalization_report.tsv"
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        SOFTWARE
+    shell:
+        "python workflow/scripts/generalization_report.py --evals {input.evals} "
+        "--paper-results {input.paper_results} --out {params.out_dir} --title '{params.title}' > {log} 2>&1"
+
+
+rule generalization:
+    input:
+        rules.generalization_report.output,
