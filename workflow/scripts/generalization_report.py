@@ -30,7 +30,7 @@ def load(files: list[str]) -> pd.DataFrame:
         if "success" not in frame or frame.empty:
             raise sc.ReportError(f"{f}: no 'success' column or no episodes")
         rows.append({"method": match["method"], "seed": int(match["seed"]), "ratio": float(match["ratio"]),
-                     "success": 100.0 * frame["success"].mean()})
+                     "success": 100.0 * frame["success"].mean(), "episodes": len(frame)})
     return pd.DataFrame(rows)
 
 
@@ -65,7 +65,8 @@ def main(argv=None) -> int:
             row[f"r = {r:g}"] = ours + (f" (paper {ref[0]:.1f} ± {ref[1]:.1f})" if ref else " (paper -)")
         table.append(row)
     table = pd.DataFrame(table)
-    note = (f"FetchPick success (%) of the final policies, mean ± std over seeds, 100 episodes each, "
+    episodes = "/".join(str(n) for n in sorted(df["episodes"].unique()))
+    note = (f"FetchPick success (%) of the final policies, mean ± std over seeds, {episodes} episodes each, "
             f"demonstrations collected at r = 1{'; ' + args.title if args.title else ''}.")
     args.out.mkdir(parents=True, exist_ok=True)
     sc.atomic_write_csv(stats, args.out / "generalization.csv")
