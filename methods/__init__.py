@@ -14,14 +14,42 @@ from types import ModuleType
 
 from methods.core import BenchError
 
-# name -> module; a method whose module is not written yet is simply absent.
+# name -> module.
 METHODS = {
     "bc": "methods.bc",
     "dbc": "methods.dbc",
 }
+# Variants: a base method with their own configs (config/methods/<variant>/); they follow the
+# base method's budget overrides unless a budget names them.
+VARIANTS = {
+    "bc_l2": "bc",        # BC + L2 weight decay: does DBC beat plain regularisation?
+    "dbc_nonorm": "dbc",  # DBC without the expert-loss subtraction (the authors' ablation)
+}
 
 
-def get_method(name: str) -> ModuleType:
-    if name not in METHODS:
-        raise BenchError(f"unknown method '{name}'; choose from {', '.join(sorted(METHODS))}")
-    return importlib.import_module(METHODS[name])
+def split_method(spec: str) -> tuple[str, dict]:
+    """'dbc@lambda_dm=0.5@epochs=10' -> ('dbc', {'lambda_dm': 0.5, 'epochs': 10}): a method with
+    hyperparameter overrides, as sweeps name their runs."""
+    import yaml
+
+    name, *pairs = spec.split("@")
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BenchError(f"method '{spec}': expected name@key=value, got '{pair}'")
+        overrides[key] = yaml.safe_load(value)
+    return name, overrides
+
+
+def base_method(spec: str) -> str:
+    """The method whose module runs `spec` ('dbc_nonorm@lambda_dm=1' -> 'dbc')."""
+    name, _ = split_method(spec)
+    base = VARIANTS.get(name, name)
+    if base not in METHODS:
+        raise BenchError(f"unknown method '{name}'; choose from {', '.join(sorted({*METHODS, *VARIANTS}))}")
+    return base
+
+
+def get_method(spec: str) -> ModuleType:
+    return importlib.import_module(METHODS[base_method(spec)])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from methods import get_method
+from methods import base_method, get_method, split_method
 from methods.core import BenchError
 
 
@@ -27,10 +27,12 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
-def _resolve(config_cls, base_file: Path, budget_file: Path, overrides: dict, task: str, what: str):
+def _resolve(config_cls, base_file: Path, budget_file: Path, overrides: dict, task: str, what: str,
+             run_overrides: dict | None = None):
     values = read_yaml(base_file)
     values.update(overrides.get("all", {}) or {})
     values.update(overrides.get(task, {}) or {})
+    values.update(run_overrides or {})
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -42,12 +44,15 @@ def _resolve(config_cls, base_file: Path, budget_file: Path, overrides: dict, ta
 
 
 def resolve(config_dir: str | Path, budget: str, method: str, task: str):
-    """The method's Config for this (budget, method, task), every field checked."""
+    """The method's Config for this (budget, method, task), every field checked. `method` may
+    carry run overrides (`dbc@lambda_dm=0.5`), applied last."""
     config_dir = Path(config_dir)
+    name, run_overrides = split_method(method)
     budget_file = config_dir / "budgets" / f"{budget}.yaml"
-    overrides = (read_yaml(budget_file).get("methods") or {}).get(method) or {}
-    return _resolve(get_method(method).Config, config_dir / "methods" / method / f"{task}.yaml",
-                    budget_file, overrides, task, f"method '{method}'")
+    budget_methods = read_yaml(budget_file).get("methods") or {}
+    overrides = budget_methods.get(name, budget_methods.get(base_method(name))) or {}
+    return _resolve(get_method(name).Config, config_dir / "methods" / name / f"{task}.yaml",
+                    budget_file, overrides, task, f"method '{method}'", run_overrides)
 
 
 def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):

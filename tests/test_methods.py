@@ -88,8 +88,19 @@ def test_resolve_merges_budget_overrides_and_rejects_bad_fields(tmp_path):
 
 
 def test_unknown_method_is_named():
-    with pytest.raises(BenchError, match="unknown method 'nope'; choose from bc, dbc"):
+    with pytest.raises(BenchError, match="unknown method 'nope'; choose from bc, bc_l2, dbc, dbc_nonorm"):
         get_method("nope")
+
+
+def test_variants_and_run_overrides_resolve():
+    l2 = resolve(CONFIG, "default", "bc_l2", "fetch_pick")
+    assert l2.weight_decay > 0 and l2.epochs == resolve(CONFIG, "default", "bc", "fetch_pick").epochs
+    assert l2.lr == 1e-4  # the base method's budget override applies to its variant
+    swept = resolve(CONFIG, "default", "dbc@lambda_dm=0.05", "maze")
+    assert swept.lambda_dm == 0.05 and swept.epochs == 500
+    assert resolve(CONFIG, "default", "dbc_nonorm", "maze").normalize_dm_loss is False
+    with pytest.raises(BenchError, match="unknown field"):
+        resolve(CONFIG, "default", "dbc@lamda=1", "maze")
 
 
 class Evil:

@@ -238,6 +238,9 @@ def test_make_report_end_to_end(fake):
     main_md = (out / "main_table.md").read_text()
     assert "budget: default" in main_md and "92.1 ± 3.6" in main_md and "GAIL" not in main_md
     assert "BEST" in (out / "best_table.md").read_text()
+    assert "P(DBC > BC)" in main_md
+    improvement = pd.read_csv(out / "improvement.csv")
+    assert set(improvement.other) == {"bc", "my_variant"} and (improvement.method == "dbc").all()
     assert (out / "aggregate_intervals.pdf").read_bytes().startswith(b"%PDF")
     # rerun: identical tables and figures
     first = {n: (out / n).read_bytes() for n in make_report.OUTPUTS}
@@ -294,3 +297,16 @@ def test_cost_table_charges_dbc_its_pretraining(fake):
     assert dbc["total_min_per_seed"] == pytest.approx((23.0 + 60.0 / 3) / 60)
     assert bc["peak_rss_mb"] == pytest.approx(503.0)  # the worst seed, not the mean
     assert "Python 3." in sc.hardware_note()
+
+
+def test_probability_of_improvement_hand_computed_and_seeded():
+    better = np.array([[0.9, 0.8], [0.95, 0.85], [0.92, 0.9]])
+    worse = np.array([[0.1, 0.2], [0.15, 0.25], [0.12, 0.3]])
+    tied = better.copy()
+    table = sc.probability_of_improvement({"dbc": better, "bc": worse, "bc_l2": tied}, "dbc", reps=REPS, seed=0)
+    rows = table.set_index("other")
+    assert rows.loc["bc", "estimate"] == pytest.approx(1.0)      # every dbc run beats every bc run
+    assert rows.loc["bc_l2", "estimate"] == pytest.approx(0.5)   # identical scores: a coin flip
+    assert rows.loc["bc_l2", "ci_low"] <= 0.5 <= rows.loc["bc_l2", "ci_high"]
+    again = sc.probability_of_improvement({"dbc": better, "bc": worse, "bc_l2": tied}, "dbc", reps=REPS, seed=0)
+    pd.testing.assert_frame_equal(table, again)

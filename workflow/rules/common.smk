@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
+from methods import base_method
 from methods.config import resolve, resolve_diffusion_model
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
@@ -71,7 +72,7 @@ def diffusion_model(task):
 
 def method_inputs(wildcards):
     """Extra inputs a method needs: DBC trains against its task's pre-trained diffusion model."""
-    return {"diffusion_model": diffusion_model(wildcards.task)} if wildcards.method == "dbc" else {}
+    return {"diffusion_model": diffusion_model(wildcards.task)} if base_method(wildcards.method) == "dbc" else {}
 
 
 def method_context(wildcards):
@@ -96,7 +97,8 @@ def all_final_evals():
 
 REPORT_FILES = ["scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
                 "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
-                "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex", "README.md"]
+                "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex", "README.md",
+                "improvement.csv"]
 
 # Shown by `snakemake --report report.html`, each with its caption in workflow/report/.
 REPORT_FIGURES = {"aggregate_intervals.png": "aggregate_intervals.rst", "per_task_scores.png": "per_task_scores.rst"}

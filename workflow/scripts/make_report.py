@@ -22,8 +22,9 @@ import scoring as sc
 OUTPUTS = (
     "scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
     "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
-    "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex", "README.md",
+    "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex", "README.md", "improvement.csv",
 )
+REFERENCE_METHOD = "dbc"  # probability of improvement is reported for this method over each other
 
 # What each output shows, for the index page paper/<budget>/README.md.
 INDEX = (
@@ -38,6 +39,7 @@ INDEX = (
      "updates per second, peak memory, hardware."),
     ("scores.csv", "One row per run: raw and normalised final and best scores."),
     ("aggregates.csv", "The aggregate estimates and CIs as numbers."),
+    ("improvement.csv", "Probability of improvement of DBC over each other method, with CIs."),
 )
 
 
@@ -103,8 +105,11 @@ def build_report(args) -> list[Path]:
                   "'-' where the paper reports none. Paper FetchPick is evaluated at noise ratio 1.25.")
 
     tables, aggs, agg_notes = {}, {}, {}
+    improvement = sc.pd.DataFrame(columns=["method", "other", "estimate", "ci_low", "ci_high"])
     for kind in sc.SCORE_KINDS:
         matrices, _, notes = sc.score_matrices(runs, f"{kind}_norm", on_unequal=args.unequal_seeds)
+        if kind == "final" and REFERENCE_METHOD in matrices and len(matrices) > 1:
+            improvement = sc.probability_of_improvement(matrices, REFERENCE_METHOD, args.reps, args.seed, conf)
         aggs[kind] = sc.aggregate_scores(matrices, args.reps, args.seed, conf)
         agg_notes[kind] = notes
         tables[kind] = sc.per_task_table(runs, paper, args.reps, args.seed, kind=kind, confidence=conf)
@@ -128,10 +133,19 @@ def build_report(args) -> list[Path]:
         agg_fmt = sc.format_aggregate_table(aggs[kind], conf)
         task_notes = extra + [paper_note, settings]
         a_notes = [norm_note] + agg_notes[kind]
-        docs[f"{name}.md"] = _document_md(heading, [
-            (task_caption, sc.markdown_table(task_fmt), task_notes),
-            (agg_caption, sc.markdown_table(agg_fmt), a_notes),
-        ])
+        sections = [(task_caption, sc.markdown_table(task_fmt), task_notes),
+                    (agg_caption, sc.markdown_table(agg_fmt), a_notes)]
+        if kind == "final" and not improvement.empty:
+            pairs = sc.pd.DataFrame({
+                "Comparison": [f"P({sc.method_label(a)} > {sc.method_label(b)})"
+                               for a, b in zip(improvement["method"], improvement["other"])],
+                f"Estimate [{conf:.0%} CI]": [sc._ci(e, lo, hi, 3) for e, lo, hi in
+                                             zip(improvement["estimate"], improvement["ci_low"], improvement["ci_high"])]})
+            sections.append((f"Probability of improvement over tasks{suffix}", sc.markdown_table(pairs), [
+                "Probability that a run of the first method scores higher than a run of the second on a "
+                "randomly drawn task (rliable, ties count half); an interval excluding 0.5 is a "
+                "difference the seeds support."]))
+        docs[f"{name}.md"] = _document_md(heading, sections)
         docs[f"{name}.tex"] = _document_tex(heading, [
             (task_caption, task_fmt, task_notes, f"tab:{name}_per_task", 2),
             (agg_caption, agg_fmt, a_notes, f"tab:{name}_aggregates", 1),
@@ -166,7 +180,8 @@ def build_report(args) -> list[Path]:
     except OSError as exc:
         raise sc.ReportError(f"{out}: cannot create output directory ({exc.strerror})") from None
     written = [sc.atomic_write_csv(runs, out / "scores.csv"),
-               sc.atomic_write_csv(aggs["final"], out / "aggregates.csv")]
+               sc.atomic_write_csv(aggs["final"], out / "aggregates.csv"),
+               sc.atomic_write_csv(improvement, out / "improvement.csv")]
     written += [sc.atomic_write_text(out / name, text) for name, text in docs.items()]
     palette = sc.method_palette(runs["method"].unique())
     written += sc.plot_aggregate_intervals(aggs["final"], palette, out / "aggregate_intervals",

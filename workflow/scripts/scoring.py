@@ -432,26 +432,46 @@ def _iqm_vector(scores: np.ndarray) -> np.ndarray:
     return np.array([rlm.aggregate_iqm(scores)])
 
 
-def bootstrap(matrix: np.ndarray, func: Callable[[np.ndarray], np.ndarray], reps: int,
+def bootstrap(matrix: np.ndarray | tuple[np.ndarray, ...], func: Callable[..., np.ndarray], reps: int,
               seed: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """rliable stratified bootstrap of `func` on one (n_runs, n_tasks) matrix.
+    """rliable stratified bootstrap of `func` on one (n_runs, n_tasks) matrix, or on a tuple of
+    them that `func` takes together (e.g. probability of improvement of x over y).
 
     Returns (point estimates, intervals of shape (2, k)). Seeds numpy's global generator right
     before the call (rliable ignores random_state) and restores the caller's state afterwards.
     """
-    matrix = np.asarray(matrix, dtype=float)
-    if matrix.ndim != 2 or matrix.size == 0:
-        raise ReportError(f"score matrix must be a non-empty (n_runs, n_tasks) array, got shape {matrix.shape}")
+    matrices = tuple(np.asarray(m, dtype=float) for m in (matrix if isinstance(matrix, tuple) else (matrix,)))
+    for m in matrices:
+        if m.ndim != 2 or m.size == 0:
+            raise ReportError(f"score matrix must be a non-empty (n_runs, n_tasks) array, got shape {m.shape}")
     if int(reps) < 1:
         raise ReportError(f"reps must be a positive integer, got {reps}")
     saved = np.random.get_state()
     try:
         np.random.seed(int(seed))
         point, interval = rly.get_interval_estimates(
-            {"m": matrix}, func, reps=int(reps), confidence_interval_size=confidence)
+            {"m": matrices if len(matrices) > 1 else matrices[0]}, func, reps=int(reps),
+            confidence_interval_size=confidence)
     finally:
         np.random.set_state(saved)
     return np.atleast_1d(np.asarray(point["m"], dtype=float)), np.asarray(interval["m"], dtype=float)
+
+
+def probability_of_improvement(matrices: Mapping[str, np.ndarray], method: str, reps: int, seed: int,
+                               confidence: float = 0.95) -> pd.DataFrame:
+    """P(`method` > other) for every other method (rliable's average over tasks of the
+    Mann-Whitney probability that a run of one beats a run of the other), with stratified
+    bootstrap CIs. Rows: method, other, estimate, ci_low, ci_high."""
+    from rliable import metrics as rly_metrics
+
+    rows = []
+    for other in order_methods(m for m in matrices if m != method):
+        point, ci = bootstrap((matrices[method], matrices[other]),
+                              lambda x, y: np.array([rly_metrics.probability_of_improvement(x, y)]),
+                              reps, seed, confidence)
+        rows.append({"method": method, "other": other, "estimate": float(point[0]),
+                     "ci_low": float(ci[0, 0]), "ci_high": float(ci[1, 0])})
+    return pd.DataFrame(rows, columns=["method", "other", "estimate", "ci_low", "ci_high"])
 
 
 def score_matrices(df: pd.DataFrame, column: str = "final_norm", on_unequal: str = "error",
