@@ -22,7 +22,10 @@ def smoke_run(tmp_path_factory):
     for item in ("Snakefile", "workflow", "config", "profiles"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
-    proc = subprocess.run(SNAKEMAKE + ["--cores", "2", "all", "generalization", "--config", "budget=smoke"], cwd=work,
+    targets = ["all", "generalization", "ablation", "regularization", "lambda_sweep"]
+    (work / "small_sweep.yaml").write_text("experiments:\n  lambda_sweep: {tasks: [maze], values: [0, 2]}\n")
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "2", *targets, "--configfile", "config/config.yaml",
+                                       "small_sweep.yaml", "--config", "budget=smoke"], cwd=work,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
@@ -47,6 +50,16 @@ def test_generalization_target(smoke_run):
     assert len(evals) == 2 * 3 * 5  # methods x seeds x noise ratios
 
 
+def test_experiment_targets(smoke_run):
+    paper = smoke_run / "paper" / "smoke"
+    ablation = (paper / "ablation" / "main_table.md").read_text()
+    assert "DBC" in ablation and "dbc_nonorm" in (paper / "ablation" / "scores.csv").read_text()
+    improvement = (paper / "regularization" / "improvement.csv").read_text()
+    assert "bc_l2" in improvement and "bc," in improvement  # P(DBC > BC) and P(DBC > L2-BC)
+    sweep = (paper / "lambda_sweep" / "scores.csv").read_text()
+    assert "dbc@lambda_dm=0," in sweep and "dbc@lambda_dm=2," in sweep
+
+
 def test_html_report_builds(smoke_run):
     proc = subprocess.run(SNAKEMAKE + ["--cores", "1", "all", "--config", "budget=smoke", "--report", "report.html"],
                           cwd=smoke_run, capture_output=True, text=True, timeout=300)
@@ -56,7 +69,8 @@ def test_html_report_builds(smoke_run):
 
 def test_every_run_evaluated_and_logged(smoke_run):
     runs = sorted((smoke_run / "results" / "smoke" / "runs").glob("*/*/seed*"))
-    assert len(runs) == 2 * 2 * 3  # tasks x methods x seeds of config/config.yaml
+    main = [r for r in runs if r.parent.name in ("bc", "dbc")]
+    assert len(main) == 2 * 2 * 3  # tasks x methods x seeds of config/config.yaml
     for run in runs:
         rows = list(csv.DictReader((run / "eval_final.csv").open()))
         assert len(rows) == 4  # the smoke budget's evaluation episodes

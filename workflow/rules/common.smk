@@ -40,7 +40,8 @@ for _task in config["tasks"]:
 
 wildcard_constraints:
     task="|".join(config["tasks"]),
-    method="|".join(config["methods"]),
+    # a method, a variant, or either with run overrides (dbc@lambda_dm=0.5)
+    method=r"[a-z_0-9]+(@[a-z_]+=[^/@]+)*",
     seed=r"\d+",
     ratio=r"[0-9.]+",
 
@@ -105,6 +106,19 @@ REPORT_FIGURES = {"aggregate_intervals.png": "aggregate_intervals.rst", "per_tas
 
 
 GENERALIZATION_TASK = "fetch_pick"
+EXPERIMENTS = ("ablation", "regularization", "lambda_sweep")
+
+
+def experiment_methods(name):
+    spec = config["experiments"][name]
+    if name == "lambda_sweep":
+        return [f"dbc@lambda_dm={value:g}" for value in spec["values"]]
+    return spec["methods"]
+
+
+def experiment_run_dirs(name):
+    spec = config["experiments"][name]
+    return [run_dir(t, m, s) for t in spec["tasks"] for m in experiment_methods(name) for s in config["seeds"]]
 
 
 def generalization_evals():

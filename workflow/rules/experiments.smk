@@ -56,3 +56,52 @@ rule generalization_report:
 rule generalization:
     input:
         rules.generalization_report.output,
+
+
+# Ablation, regularisation and lambda sweep: extra runs through the same train rule, each
+# reported by the same statistics into paper/<budget>/<experiment>/.
+rule experiment_report:
+    output:
+        [f"{PAPER}/{{experiment}}/{name}" for name in REPORT_FILES],
+    input:
+        runs=lambda wc: [f"{d}/eval_final.csv" for d in experiment_run_dirs(wc.experiment)],
+        references=lambda wc: [dataset_summary(t) for t in config["experiments"][wc.experiment]["tasks"]],
+        paper_results="config/paper_results.yaml",
+    params:
+        run_dirs=lambda wc: experiment_run_dirs(wc.experiment),
+        reps=budget["report"]["bootstrap_reps"],
+        seed=config["report"]["seed"],
+        title=lambda wc: f"{wc.experiment}, budget: {BUDGET}",
+        provenance=lambda wc: f"snakemake {wc.experiment} --config budget={BUDGET}",
+        out_dir=lambda wc, output: Path(output[0]).parent,
+    wildcard_constraints:
+        experiment="|".join(EXPERIMENTS),
+    log:
+        f"{LOGS}/experiment_report/{{experiment}}.log",
+    benchmark:
+        f"{BENCH}/experiment_report/{{experiment}}.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    conda:
+        SOFTWARE
+    shell:
+        "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
+        "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
+        "--title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"
+
+
+rule ablation:
+    input:
+        f"{PAPER}/ablation/main_table.md",
+
+
+rule regularization:
+    input:
+        f"{PAPER}/regularization/main_table.md",
+
+
+rule lambda_sweep:
+    input:
+        f"{PAPER}/lambda_sweep/main_table.md",
