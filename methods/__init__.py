@@ -3,6 +3,8 @@
 - `Config`: a dataclass of its hyperparameters (subclass of `methods.train.TrainConfig`);
 - `build(cfg, obs_dim, act_dim, context) -> Agent`: the trainable module, where an Agent has
   `loss(obs, act) -> (loss, {name: tensor})` and `act(obs) -> action`, on z-scored tensors.
+  A method that learns by interacting with the environment (GAIL) instead sets `ONLINE = True`
+  and provides `train_online(...) -> (agent, TrainResult)`; evaluation is the same.
 
 The pipeline (data, normalisation, training loop, checkpoints, evaluation) is shared, so adding a
 method is one module plus its configs in config/methods/<method>/<task>.yaml.
@@ -18,6 +20,9 @@ from methods.core import BenchError
 METHODS = {
     "bc": "methods.bc",
     "dbc": "methods.dbc",
+    "ibc": "methods.ibc",
+    "diffusion_policy": "methods.diffusion_policy",
+    "gail": "methods.gail",  # online: trains through its own loop (ONLINE = True, train_online)
 }
 # Variants: a base method with their own configs (config/methods/<variant>/); they follow the
 # base method's budget overrides unless a budget names them.

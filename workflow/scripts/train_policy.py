@@ -82,19 +82,21 @@ def run(args) -> None:
     device = select_device(args.device)
     seed_everything(args.seed)
     data = load_demonstrations(args.dataset, task.obs_dim, task.act_dim).to(device)
-    context = {**json.loads(args.context), "obs_norm": data.obs_norm, "act_norm": data.act_norm}
-    agent = method.build(cfg, task.obs_dim, task.act_dim, context).to(device)
+    online = getattr(method, "ONLINE", False)
+    if not online:
+        context = {**json.loads(args.context), "obs_norm": data.obs_norm, "act_norm": data.act_norm,
+                   "action_low": data.act.min(0).values, "action_high": data.act.max(0).values}
+        agent = method.build(cfg, task.obs_dim, task.act_dim, context).to(device)
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
     seeds = eval_seeds(args.eval_episodes)
     evaluator = Evaluator(args.task, min(args.eval_envs, len(seeds)), env_kwargs)
     box = evaluator.pool[0].action_space
-    policy = agent_policy(agent, data.obs_norm, data.act_norm, box.low, box.high, device)
     eval_seconds = [0.0]
 
-    def evaluate(_agent) -> list[dict]:
+    def evaluate(trained) -> list[dict]:
         t0 = time.perf_counter()
-        rows = evaluator.run(policy, seeds)
+        rows = evaluator.run(agent_policy(trained, data.obs_norm, data.act_norm, box.low, box.high, device), seeds)
         eval_seconds[0] += time.perf_counter() - t0
         print(f"evaluation: success {np.mean([r['success'] for r in rows]):.3f}  "
               f"return {np.mean([r['return'] for r in rows]):.1f}", flush=True)
@@ -109,13 +111,20 @@ def run(args) -> None:
         "selection_rule": "headline = final policy (eval_final.csv); best-during-training is reported separately",
     }
     print(f"{args.method} on {args.task}, seed {args.seed}, budget {args.budget}: {len(data)} transitions, "
-          f"{cfg.total_updates(len(data))} updates on {device} ({args.threads} threads)", flush=True)
+          f"{cfg.total_updates(len(data))} {'env steps' if online else 'updates'} on {device} "
+          f"({args.threads} threads)", flush=True)
 
     state_path = args.run_dir / "state.pt"
     fingerprint = json.dumps({k: v for k, v in run_info.items() if k not in ("device", "threads")},
                              sort_keys=True)
-    result = fit(agent, data, cfg, evaluate=evaluate, eval_points=args.eval_points, state_path=state_path,
-                 fingerprint=fingerprint, checkpoint_seconds=args.checkpoint_seconds)
+    if online:  # learns from its own environment interaction; result.updates counts env steps
+        agent, result = method.train_online(
+            cfg, args.task, data, seed=args.seed, device=device, evaluate=evaluate,
+            eval_points=args.eval_points, state_path=state_path, fingerprint=fingerprint,
+            checkpoint_seconds=args.checkpoint_seconds, log=lambda line: print(line, flush=True))
+    else:
+        result = fit(agent, data, cfg, evaluate=evaluate, eval_points=args.eval_points, state_path=state_path,
+                     fingerprint=fingerprint, checkpoint_seconds=args.checkpoint_seconds)
     evaluator.close()
     final_update = max(r["update"] for r in result.curve)
     final_rows = [{k: r[k] for k in EPISODE_COLUMNS} for r in result.curve if r["update"] == final_update]
