@@ -53,8 +53,11 @@ def test_maze_expert_noise_comes_from_rng():
 
 
 @pytest.mark.parametrize("name", ["walker", "hand_rotate"])
-def test_rl_expert_tasks_not_implemented(name):
-    with pytest.raises(NotImplementedError, match="issue 3"):
+def test_rl_expert_missing_file_is_named(name, tmp_path, monkeypatch):
+    from methods.core import BenchError
+
+    monkeypatch.setenv("DBC_EXPERTS_DIR", str(tmp_path))
+    with pytest.raises(BenchError, match=f"{name}.pt: no RL expert file"):
         make_expert(name, get_task(name).make(), np.random.default_rng(0))
 
 

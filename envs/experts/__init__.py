@@ -4,7 +4,9 @@
 ``description``, ``reset(obs)`` (call after every ``env.reset``) and
 ``act(obs) -> float32 action`` inside the env's action space. ``env`` is only
 read for static facts (e.g. the maze layout); policies act from the flat obs.
-Walker and HandRotate need RL experts, which are not provided here.
+Walker and HandRotate use RL experts (PPO, trained by workflow/scripts/train_expert.py),
+loaded weights-only from ``$DBC_EXPERTS_DIR/<task>.pt`` (default: the shipped files beside
+this module); see envs/experts/rl.py.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ def make_expert(task_name: str, env: gym.Env, rng: np.random.Generator) -> Exper
         from envs.experts.fetch_pick import FetchPickExpert
 
         return FetchPickExpert(env, rng)
-    raise NotImplementedError(f"no scripted expert for '{task.name}': it needs an RL expert: see issue 3")
+    if task.name in ("walker", "hand_rotate"):
+        from envs.experts.rl import load_rl_expert
+
+        return load_rl_expert(task.name, env)
+    raise NotImplementedError(f"no expert for '{task.name}'")
 
 
 __all__ = ["Expert", "make_expert"]

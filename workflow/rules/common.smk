@@ -46,6 +46,37 @@ wildcard_constraints:
     ratio=r"[0-9.]+",
 
 
+# RL experts (walker, hand_rotate): shipped in envs/experts/ or retrained by rule train_expert.
+RL_EXPERT_TASKS = ["walker", "hand_rotate"]
+
+
+def retrained_expert_dir(task):
+    return f"results/experts/{task}"
+
+
+def expert_source():
+    """'shipped' (envs/experts/, the default) or 'retrained' (this file's train_expert outputs);
+    the config schema admits only these two."""
+    return config["experts"]
+
+
+def expert_inputs(wildcards):
+    """For collect_demos' input: the RL expert file its task's demonstrations come from."""
+    task = wildcards.task
+    if task not in RL_EXPERT_TASKS:
+        return {}
+    if expert_source() == "retrained":
+        return {"expert": f"{retrained_expert_dir(task)}/{task}.pt"}
+    return {"expert": f"envs/experts/{task}.pt"}
+
+
+def expert_env(wildcards):
+    """Shell prefix for collect_demos: point the expert loader at the retrained file's folder."""
+    if wildcards.task in RL_EXPERT_TASKS and expert_source() == "retrained":
+        return f"DBC_EXPERTS_DIR={retrained_expert_dir(wildcards.task)} "
+    return ""
+
+
 def dataset_dir(task):
     return f"{RESULTS}/datasets/dbc/{task}/expert-v0"
 

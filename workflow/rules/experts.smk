@@ -3,38 +3,6 @@
 # shipped files, and do not depend on the budget: an expert is the same for every budget.
 # Not part of the default targets: the data rule asks for these files only with `experts: retrained`.
 
-RL_EXPERT_TASKS = ["walker", "hand_rotate"]
-
-
-def retrained_expert_dir(task):
-    return f"results/experts/{task}"
-
-
-def expert_source():
-    """'shipped' (envs/experts/, the default) or 'retrained' (this file's train_expert outputs)."""
-    source = config.get("experts", "shipped")
-    if source not in ("shipped", "retrained"):
-        raise ValueError(f"config 'experts' is '{source}'; choose 'shipped' or 'retrained'")
-    return source
-
-
-def expert_inputs(wildcards):
-    """For collect_demos' input: the RL expert file its task's demonstrations come from."""
-    task = wildcards.task
-    if task not in RL_EXPERT_TASKS:
-        return {}
-    if expert_source() == "retrained":
-        return {"expert": f"{retrained_expert_dir(task)}/{task}.pt"}
-    return {"expert": f"envs/experts/{task}.pt"}
-
-
-def expert_env(wildcards):
-    """Shell prefix for collect_demos: point the expert loader at the retrained file's folder."""
-    if wildcards.task in RL_EXPERT_TASKS and expert_source() == "retrained":
-        return f"DBC_EXPERTS_DIR={retrained_expert_dir(wildcards.task)} "
-    return ""
-
-
 rule train_expert:
     output:
         weights="results/experts/{expert_task}/{expert_task}.pt",

@@ -1,0 +1,121 @@
+"""RL experts (walker, hand_rotate) stored as weights-only files.
+
+A file written by workflow/scripts/train_expert.py holds plain tensors and primitives only:
+
+- ``format``: ``FORMAT`` (a string), ``task``: the task name, ``hidden``: hidden widths,
+  ``activation``: ``'tanh'`` or ``'relu'``;
+- ``actor``: the state_dict of ``methods.core.mlp(obs_dim, hidden, act_dim)`` (the policy's
+  mean action);
+- ``obs_mean``, ``obs_var`` [obs_dim], ``obs_clip`` and ``obs_epsilon``: observation
+  normalisation ``clip((obs - mean) / sqrt(var + eps), -clip, clip)``.
+
+Loading never unpickles code (``torch.load(weights_only=True)``), and every shape is checked
+against the task, so a wrong or damaged file fails with a BenchError naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from envs import get_task
+from methods.core import BenchError, load_checkpoint, load_state_checked, mlp
+
+FORMAT = "dbc-bench-rl-expert-v1"
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+EXPERTS_DIR_ENV = "DBC_EXPERTS_DIR"
+SHIPPED_DIR = Path(__file__).resolve().parent
+
+
+def expert_path(task_name: str) -> Path:
+    """``$DBC_EXPERTS_DIR/<task>.pt``, or the shipped file beside this module."""
+    root = os.environ.get(EXPERTS_DIR_ENV) or SHIPPED_DIR
+    return Path(root) / f"{task_name}.pt"
+
+
+def build_actor(obs_dim: int, hidden: list[int], act_dim: int, activation: str) -> nn.Sequential:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation '{activation}': choose from {', '.join(ACTIVATIONS)}")
+    return mlp(obs_dim, list(hidden), act_dim, ACTIVATIONS[activation])
+
+
+class RLExpert:
+    """Deterministic policy: normalise obs with the saved stats, actor mean, clip to the box."""
+
+    def __init__(self, path: str | os.PathLike, task_name: str, action_low=None, action_high=None):
+        path = Path(path)
+        task = get_task(task_name)
+        blob = load_checkpoint(path)
+        src = str(path)
+        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+            raise BenchError(f"{src}: not a DBC-Bench RL expert file (expected format '{FORMAT}')")
+        if blob.get("task") != task.name:
+            raise BenchError(f"{src}: expert was trained for task '{blob.get('task')}', not '{task.name}'")
+        hidden, activation = blob.get("hidden"), blob.get("activation")
+        if (not isinstance(hidden, (list, tuple)) or not hidden
+                or not all(isinstance(h, int) and h > 0 for h in hidden)):
+            raise BenchError(f"{src}: field 'hidden' must be a list of positive widths, got {hidden!r}")
+        if activation not in ACTIVATIONS:
+            raise BenchError(f"{src}: field 'activation' is {activation!r}; expected one of {list(ACTIVATIONS)}")
+        actor_state = blob.get("actor")
+        if not isinstance(actor_state, dict):
+            raise BenchError(f"{src}: field 'actor' is missing or not a state_dict")
+        self.actor = build_actor(task.obs_dim, hidden, task.act_dim, activation)
+        load_state_checked(self.actor, actor_state, src)
+        self.actor.eval()
+
+        stats = {}
+        for key in ("obs_mean", "obs_var"):
+            value = blob.get(key)
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != (task.obs_dim,):
+                shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise BenchError(f"{src}: '{key}' has shape {shape}, expected ({task.obs_dim},)")
+            stats[key] = value.double().numpy()
+        for key in ("obs_clip", "obs_epsilon"):
+            if not isinstance(blob.get(key), (int, float)):
+                raise BenchError(f"{src}: field '{key}' is missing or not a number")
+        tensors = [*stats.values(), *(p.detach().numpy() for p in self.actor.parameters())]
+        if not all(np.isfinite(t).all() for t in tensors):
+            raise BenchError(f"{src}: weights or statistics contain NaN or inf")
+        if (stats["obs_var"] < 0).any():
+            raise BenchError(f"{src}: 'obs_var' has negative entries")
+
+        self._mean = stats["obs_mean"]
+        self._scale = np.sqrt(stats["obs_var"] + float(blob["obs_epsilon"]))
+        self._clip = float(blob["obs_clip"])
+        self._low = np.full(task.act_dim, -1.0) if action_low is None else np.asarray(action_low, dtype=np.float64)
+        self._high = np.full(task.act_dim, 1.0) if action_high is None else np.asarray(action_high, dtype=np.float64)
+        self.path = path
+        self.description = (f"PPO expert for {task.name} ({path.name}; {len(hidden)}x{hidden[0]} "
+                            f"{activation} actor, deterministic mean action)")
+
+    def reset(self, obs: np.ndarray) -> None:
+        pass
+
+    def normalise(self, obs: np.ndarray) -> np.ndarray:
+        z = (np.asarray(obs, dtype=np.float64) - self._mean) / self._scale
+        return np.clip(z, -self._clip, self._clip).astype(np.float32)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        z = torch.from_numpy(self.normalise(obs))
+        action = self.actor(z).numpy().astype(np.float64)
+        return np.clip(action, self._low, self._high).astype(np.float32)
+
+
+def load_rl_expert(task_name: str, env=None, path: str | os.PathLike | None = None) -> RLExpert:
+    path = Path(path) if path is not None else expert_path(task_name)
+    if not path.is_file():
+        raise BenchError(f"{path}: no RL expert file for '{task_name}' (set {EXPERTS_DIR_ENV} to a "
+                         f"directory holding {task_name}.pt, or train one with workflow/scripts/train_expert.py)")
+    space = getattr(env, "action_space", None)
+    low = getattr(space, "low", None)
+    high = getattr(space, "high", None)
+    return RLExpert(path, task_name, low, high)
+
+
+__all__ = ["FORMAT", "RLExpert", "build_actor", "expert_path", "load_rl_expert"]

@@ -1,0 +1,148 @@
+"""RL experts: a tiny train_expert.py run, the weights-only loader's refusals, the shipped files."""
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import train_expert
+from envs import get_task
+from envs.experts import make_expert
+from envs.experts.rl import FORMAT, RLExpert, load_rl_expert
+from methods.core import BenchError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "envs" / "experts"
+
+TINY = {
+    "walker": {"task": "walker", "env_steps": 1024, "n_envs": 2,
+               "policy": {"hidden": [16, 16], "log_std_init": -1.0},
+               "ppo": {"n_steps": 256, "batch_size": 128, "n_epochs": 1},
+               "learning_rate": {"initial": 3.0e-4, "schedule": "linear"},
+               "normalize": {"obs": True, "reward": True},
+               "eval": {"every_steps": 512, "episodes": 1}, "final_eval_episodes": 5},
+    "hand_rotate": {"task": "hand_rotate", "env_steps": 256, "n_envs": 2,
+                    "policy": {"hidden": [16, 16]},
+                    "ppo": {"n_steps": 128, "batch_size": 128, "n_epochs": 1, "gamma": 0.98},
+                    "reward_shaping": {"type": "rotation_distance", "success_bonus": 5.0},
+                    "eval": {"every_steps": 256, "episodes": 1}, "final_eval_episodes": 5},
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_tiny(task: str, tmp: Path) -> Path:
+    config = tmp / f"{task}.yaml"
+    config.write_text(yaml.safe_dump(TINY[task]))
+    out = tmp / "out"
+    # In-process (the CLI's main) rather than a subprocess: importing torch, SB3 and mujoco again
+    # would cost more than the training itself.
+    argv = ["--task", task, "--config", str(config), "--out-dir", str(out),
+            "--env-steps", str(TINY[task]["env_steps"]), "--eval-episodes", "2"]
+    assert train_expert.main(argv) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def walker_run(tmp_path_factory):
+    return train_tiny("walker", tmp_path_factory.mktemp("walker"))
+
+
+def test_tiny_training_writes_expert_card_and_curve(walker_run, monkeypatch):
+    weights, card = walker_run / "walker.pt", json.loads((walker_run / "walker.json").read_text())
+    assert card["sha256"] == sha256(weights)
+    assert card["task"] == "walker" and card["metric"] == "return" and card["episodes_measured"] == 2
+    assert card["env_steps"] >= 1024 and card["train_wall_minutes"] >= 0 and card["seed"] == 0
+    assert "--env-steps 1024" in card["command"] and card["config"]["n_envs"] == 2
+    assert card["mujoco_version"] and card["algorithm"].startswith("PPO")
+    curve = (walker_run / "walker_curve.csv").read_text().splitlines()
+    assert curve[0].startswith("env_steps,") and len(curve) >= 3
+    assert not list(walker_run.glob(".*candidate*"))
+    # Plain tensors and primitives only: loadable weights-only, and through make_expert.
+    blob = torch.load(weights, weights_only=True)
+    assert blob["format"] == FORMAT and blob["obs_mean"].shape == (17,)
+    monkeypatch.setenv("DBC_EXPERTS_DIR", str(walker_run))
+    env = get_task("walker").make()
+    expert = make_expert("walker", env, np.random.default_rng(0))
+    obs, _ = env.reset(seed=0)
+    expert.reset(obs)
+    action = expert.act(obs)
+    assert action.dtype == np.float32 and action.shape == (6,) and env.action_space.contains(action)
+    np.testing.assert_array_equal(action, expert.act(obs))  # deterministic
+
+
+def test_tiny_hand_training_uses_shaped_reward(tmp_path):
+    out = train_tiny("hand_rotate", tmp_path)
+    card = json.loads((out / "hand_rotate.json").read_text())
+    assert card["metric"] == "success" and 0.0 <= card["score"] <= 1.0
+    assert card["sha256"] == sha256(out / "hand_rotate.pt")
+    train_return = float((out / "hand_rotate_curve.csv").read_text().splitlines()[1].split(",")[6])
+    assert train_return < 0 and train_return != round(train_return)  # the sparse -1/0 reward sums to an integer
+    expert = load_rl_expert("hand_rotate", get_task("hand_rotate").make(), out / "hand_rotate.pt")
+    assert expert.act(np.zeros(68, dtype=np.float32)).shape == (20,)
+
+
+def test_loader_refuses_corrupt_file(walker_run, tmp_path):
+    bad = tmp_path / "walker.pt"
+    data = (walker_run / "walker.pt").read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(BenchError, match=f"{bad}.*not a valid weights-only checkpoint"):
+        load_rl_expert("walker", path=bad)
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(BenchError, match=str(bad)):
+        load_rl_expert("walker", path=bad)
+
+
+def test_loader_refuses_wrong_shapes(walker_run, tmp_path):
+    blob = torch.load(walker_run / "walker.pt", weights_only=True)
+    path = tmp_path / "walker.pt"
+    wide = dict(blob, actor={**blob["actor"], "0.weight": torch.zeros(16, 20)})
+    torch.save(wide, path)
+    with pytest.raises(BenchError, match=r"walker.pt: '0.weight' has shape \(16, 20\), expected \(16, 17\)"):
+        load_rl_expert("walker", path=path)
+    torch.save(dict(blob, obs_mean=torch.zeros(68)), path)
+    with pytest.raises(BenchError, match=r"walker.pt: 'obs_mean' has shape \(68,\), expected \(17,\)"):
+        load_rl_expert("walker", path=path)
+    with pytest.raises(BenchError, match="trained for task 'walker', not 'hand_rotate'"):
+        load_rl_expert("hand_rotate", path=walker_run / "walker.pt")
+    torch.save({"format": "something else"}, path)
+    with pytest.raises(BenchError, match="not a DBC-Bench RL expert file"):
+        load_rl_expert("walker", path=path)
+
+
+class _Payload:
+    """Unpickling this would create a marker file: the loader must never get that far."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_loader_never_unpickles(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "walker.pt"
+    torch.save({"format": FORMAT, "task": "walker", "payload": _Payload(str(marker))}, path)
+    with pytest.raises(BenchError, match=f"{path}.*weights-only"):
+        RLExpert(path, "walker")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("task", ["walker", "hand_rotate"])
+def test_shipped_expert_card_matches_file(task):
+    weights, card_path = SHIPPED / f"{task}.pt", SHIPPED / f"{task}.json"
+    if not (weights.exists() and card_path.exists()):
+        pytest.skip(f"no shipped {task} expert")
+    card = json.loads(card_path.read_text())
+    assert card["sha256"] == sha256(weights) and card["task"] == task
+    assert weights.stat().st_size < 5 * 2**20
+    assert card["episodes_measured"] == {"walker": 20, "hand_rotate": 200}[task]
+    assert (SHIPPED / card["curve_file"]).exists()
+    expert = load_rl_expert(task, get_task(task).make(), weights)
+    assert expert.act(np.zeros(get_task(task).obs_dim, dtype=np.float32)).shape == (get_task(task).act_dim,)
