@@ -46,7 +46,7 @@ import yaml  # noqa: E402
 from rliable import library as rly  # noqa: E402
 from rliable import metrics as rlm  # noqa: E402
 
-KNOWN_METHODS: tuple[str, ...] = ("bc", "dbc", "ibc", "diffusion_policy", "gail")
+KNOWN_METHODS: tuple[str, ...] = ("bc", "dbc", "ibc", "diffusion_policy", "gail", "bc_l2", "dbc_nonorm")
 KNOWN_TASKS: tuple[str, ...] = ("maze", "fetch_pick", "hand_rotate", "walker", "cheetah", "ant_reach")
 METHOD_LABELS = {
     "bc": "BC",
@@ -54,6 +54,8 @@ METHOD_LABELS = {
     "ibc": "Implicit BC",
     "diffusion_policy": "Diffusion Policy",
     "gail": "GAIL",
+    "bc_l2": "BC + L2",
+    "dbc_nonorm": "DBC w/o normalisation",
 }
 TASK_LABELS = {
     "maze": "Maze",
