@@ -19,7 +19,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("pipeline")
-    for item in ("Snakefile", "workflow", "config", "profiles"):
+    for item in ("Snakefile", "workflow", "config", "profiles", "envs"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     targets = ["all", "generalization", "ablation", "regularization", "lambda_sweep"]
@@ -70,7 +70,7 @@ def test_html_report_builds(smoke_run):
 def test_every_run_evaluated_and_logged(smoke_run):
     runs = sorted((smoke_run / "results" / "smoke" / "runs").glob("*/*/seed*"))
     main = [r for r in runs if r.parent.name in ("bc", "dbc")]
-    assert len(main) == 2 * 2 * 3  # tasks x methods x seeds of config/config.yaml
+    assert len(main) == 4 * 2 * 3  # tasks x methods x seeds of config/config.yaml
     for run in runs:
         rows = list(csv.DictReader((run / "eval_final.csv").open()))
         assert len(rows) == 4  # the smoke budget's evaluation episodes
