@@ -27,7 +27,7 @@ def test_dataset_has_metadata_and_recovers_its_env(maze_dataset):
     dataset = minari.MinariDataset(path / "data")
     assert dataset.total_episodes == 3 and dataset.total_steps == summary["transitions"]
     meta = dataset.storage.metadata
-    assert "BFS" in meta["algorithm_name"] and "raw expert success" in meta["description"].lower()
+    assert "BFS" in meta["algorithm_name"] and "expert raw success" in meta["description"].lower()
     assert meta["ref_min_score"] == summary["ref_min_score"]
     env = dataset.recover_environment()
     assert env.spec.id == "DBC/Maze-v0" and env.observation_space.shape == (6,)

@@ -92,12 +92,15 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
             n_transitions += len(episode["actions"])
     collect_seconds = time.perf_counter() - start
 
-    success_rate = float(np.mean(all_success))
+    # A return task (walker) has no success signal: its expert is described by its return alone.
+    success_rate = float(np.mean(all_success)) if task.metric == "success" else None
     expert_score = success_rate if task.metric == "success" else float(np.mean(all_returns))
     random_score = random_policy_score(task, random_episodes)
-    print(f"{task_name}: expert raw success {success_rate:.3f} over {attempted} episodes, mean return "
-          f"{np.mean(all_returns):.2f}; kept {len(kept)} episodes, {n_transitions} transitions "
-          f"({collect_seconds:.1f} s); random-policy return {random_score:.2f}", flush=True)
+    quality = (f"raw success {success_rate:.3f}" if success_rate is not None
+               else f"mean return {np.mean(all_returns):.1f} +- {np.std(all_returns):.1f}")
+    print(f"{task_name}: expert {quality} over {attempted} episodes (mean return {np.mean(all_returns):.2f}); "
+          f"kept {len(kept)} episodes, {n_transitions} transitions ({collect_seconds:.1f} s); "
+          f"random-policy return {random_score:.2f}", flush=True)
 
     buffers = [EpisodeBuffer(id=i, seed=ep["seed"], observations=ep["observations"], actions=ep["actions"],
                              rewards=ep["rewards"], terminations=ep["terminations"],
@@ -108,8 +111,8 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
     staging = (out_dir.parent / f".staging-{out_dir.name}-{os.getpid()}").resolve()
     shutil.rmtree(staging, ignore_errors=True)
     os.environ["MINARI_DATASETS_PATH"] = str(staging)
-    description = (f"{task_name} demonstrations from: {expert.description}. Raw expert success "
-                   f"{success_rate:.3f} over {attempted} episodes; "
+    description = (f"{task_name} demonstrations from: {expert.description}. Expert {quality} over "
+                   f"{attempted} episodes; "
                    + ("successful episodes only." if task.metric == "success" else "all episodes."))
     minari.create_dataset_from_buffers(
         dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
