@@ -9,8 +9,10 @@ import json
 import math
 import os
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -19,6 +21,16 @@ from torch import nn
 
 class BenchError(Exception):
     """A user-facing error: the message names the file or field at fault."""
+
+
+def run_stage(stage: Callable[[], None]) -> int:
+    """Run a pipeline stage's body: a BenchError becomes one line on stderr and exit status 1."""
+    try:
+        stage()
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # ----------------------------------------------------------------------------- runtime

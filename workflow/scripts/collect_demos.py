@@ -19,7 +19,7 @@ import numpy as np
 
 import envs
 from envs.experts import make_expert
-from methods.core import BenchError, write_json_atomic
+from methods.core import BenchError, run_stage, write_json_atomic
 from methods.evaluate import DEMO_SEED_BASE
 
 RANDOM_POLICY_SEED_BASE = 2_000_000  # reference-score episodes, disjoint from demos and evaluation
@@ -157,13 +157,9 @@ def main(argv=None) -> int:
     p.add_argument("--random-episodes", type=int, default=20)
     p.add_argument("--eval-env-kwargs", default="{}", help="JSON kwargs of the headline evaluation env")
     args = p.parse_args(argv)
-    try:
-        collect(args.task, args.out, args.summary, args.episodes, args.transitions, args.expert_seed,
-                eval_env_kwargs=json.loads(args.eval_env_kwargs), random_episodes=args.random_episodes)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(lambda: collect(args.task, args.out, args.summary, args.episodes, args.transitions,
+                                     args.expert_seed, eval_env_kwargs=json.loads(args.eval_env_kwargs),
+                                     random_episodes=args.random_episodes))
 
 
 if __name__ == "__main__":

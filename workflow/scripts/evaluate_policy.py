@@ -11,7 +11,7 @@ from pathlib import Path
 
 import envs
 from methods import get_method
-from methods.core import (BenchError, Normalizer, load_checkpoint, load_state_checked, select_device,
+from methods.core import (BenchError, Normalizer, run_stage, load_checkpoint, load_state_checked, select_device,
                           set_threads, write_text_atomic)
 from methods.evaluate import Evaluator, agent_policy, eval_seeds
 from train_policy import EPISODE_COLUMNS, to_csv
@@ -46,23 +46,21 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
-    try:
-        set_threads(args.threads)
-        device = select_device(args.device)
-        info, agent, obs_norm, act_norm = load_policy(args.run_dir, device)
-        seeds = eval_seeds(args.episodes)
-        evaluator = Evaluator(info["task"], min(args.envs, len(seeds)), json.loads(args.env_kwargs))
-        box = evaluator.pool[0].action_space
-        rows = evaluator.run(agent_policy(agent, obs_norm, act_norm, box.low, box.high, device), seeds)
-        evaluator.close()
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_stage(lambda: evaluate(args))
+
+
+def evaluate(args) -> None:
+    set_threads(args.threads)
+    device = select_device(args.device)
+    info, agent, obs_norm, act_norm = load_policy(args.run_dir, device)
+    seeds = eval_seeds(args.episodes)
+    evaluator = Evaluator(info["task"], min(args.envs, len(seeds)), json.loads(args.env_kwargs))
+    box = evaluator.pool[0].action_space
+    rows = evaluator.run(agent_policy(agent, obs_norm, act_norm, box.low, box.high, device), seeds)
+    evaluator.close()
     write_text_atomic(args.out, to_csv(rows, EPISODE_COLUMNS))
     print(f"{info['method']} on {info['task']} seed {info['seed']} with {args.env_kwargs}: success "
           f"{sum(r['success'] for r in rows) / len(rows):.3f}", flush=True)
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

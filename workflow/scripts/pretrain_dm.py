@@ -17,7 +17,7 @@ import torch
 
 import envs
 from methods.config import resolve_diffusion_model
-from methods.core import (BenchError, load_demonstrations, save_atomic, seed_everything, select_device,
+from methods.core import (load_demonstrations, run_stage, save_atomic, seed_everything, select_device,
                           set_threads, write_json_atomic, write_text_atomic)
 from methods.diffusion import DiffusionModel, heldout_loss
 from methods.train import fit
@@ -36,12 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--eval-points", type=int, default=10)
     args = p.parse_args(argv)
-    try:
-        run(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(lambda: run(args))
 
 
 def run(args) -> None:

@@ -24,7 +24,7 @@ import torch
 import envs
 from methods import get_method
 from methods.config import resolve
-from methods.core import (BenchError, load_demonstrations, save_atomic, seed_everything, select_device,
+from methods.core import (BenchError, run_stage, load_demonstrations, save_atomic, seed_everything, select_device,
                           set_threads, write_json_atomic, write_text_atomic)
 from methods.evaluate import Evaluator, agent_policy, eval_seeds
 from methods.train import fit
@@ -60,12 +60,7 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint-seconds", type=float, default=120.0,
                    help="save the resumable training state at least this often (and at every evaluation)")
     args = p.parse_args(argv)
-    try:
-        run(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(lambda: run(args))
 
 
 def run(args) -> None:
