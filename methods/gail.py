@@ -481,7 +481,7 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
         return spent + time.perf_counter() - clock["mark"]
 
     def new_window() -> None:
-        window.update(steps=model.num_timesteps, t=train_clock(), disc=[], episodes=[], rollouts=0)
+        window.update(steps=model.num_timesteps, t=train_clock(), disc=[], episodes=[])
         reward_env.disc_reward_sum, reward_env.disc_reward_count = 0.0, 0
 
     def pause() -> None:
@@ -532,7 +532,6 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
                                                   cfg.disc_updates_per_round, cfg.disc_batch_size,
                                                   cfg.grad_penalty))
         window["episodes"] += reward_env.take_episodes()
-        window["rollouts"] += 1
         rollout_index = model.num_timesteps // cfg.rollout_size
         if rollout_index % log_every == 0 or model.num_timesteps >= total:
             write_log_row()
