@@ -42,8 +42,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 from torch import nn
 
 import envs
-from methods.core import BenchError, Demonstrations, Normalizer, load_checkpoint, mlp, orthogonal_init, save_atomic
-from methods.train import TrainConfig, TrainResult, evaluation_points
+from methods.core import BenchError, Demonstrations, Normalizer, mlp, orthogonal_init, save_atomic
+from methods.train import TrainConfig, TrainResult, evaluation_points, load_resume_state
 
 ONLINE = True
 
@@ -423,10 +423,7 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
     eval_at = [k * cfg.rollout_size for k in evaluation_points(n_rollouts, eval_points)]
     fingerprint = f"{fingerprint}|{cfg!r}|{task_name}|{seed}|{len(data)}"
 
-    state = load_checkpoint(state_path) if state_path.exists() else None
-    if state is not None and state.get("fingerprint") != fingerprint:
-        log(f"{state_path}: saved state belongs to another config or dataset; starting afresh")
-        state = None
+    state = load_resume_state(state_path, fingerprint, log)
 
     disc = Discriminator(task.obs_dim, task.act_dim, cfg.disc_hidden).to(device)
     disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr)

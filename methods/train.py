@@ -56,6 +56,22 @@ class TrainResult:
     curve: list[dict]   # evaluation rows, each tagged with its update
 
 
+def load_resume_state(state_path: Path, fingerprint: str, log: Callable[[str], None] = print) -> dict | None:
+    """The saved training state to resume from, or None: absent, unreadable, or saved by a job
+    with another fingerprint (config, data, seed), which is never resumed."""
+    if not state_path.exists():
+        return None
+    try:
+        state = load_checkpoint(state_path)
+    except BenchError as exc:  # writes are atomic, so only outside damage gets here
+        log(f"{exc}; starting afresh")
+        return None
+    if state.get("fingerprint") != fingerprint:
+        log(f"{state_path}: saved state belongs to another config or dataset; starting afresh")
+        return None
+    return state
+
+
 def evaluation_points(total_updates: int, points: int) -> list[int]:
     """`points` evaluations evenly spaced over training, the last one at the final update."""
     return sorted({max(1, round(total_updates * k / points)) for k in range(1, points + 1)})
@@ -84,15 +100,7 @@ def fit(agent: nn.Module, data: Demonstrations, cfg: TrainConfig, *,
 
     fingerprint = f"{fingerprint}|{cfg!r}|{len(data)}"
     update, log, curve, spent = 0, [], [], 0.0
-    state = None
-    if state_path.exists():
-        try:
-            state = load_checkpoint(state_path)
-        except BenchError as exc:  # writes are atomic, so only outside damage gets here
-            print(f"{exc}; starting afresh", flush=True)
-    if state is not None and state.get("fingerprint") != fingerprint:
-        print(f"{state_path}: saved state belongs to another config or dataset; starting afresh", flush=True)
-        state = None
+    state = load_resume_state(state_path, fingerprint, lambda line: print(line, flush=True))
     if state is not None:
         agent.load_state_dict(state["agent"])
         optimizer.load_state_dict(state["optimizer"])
