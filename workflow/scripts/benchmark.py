@@ -134,7 +134,7 @@ def plain_rate(method, sizes, data, updates: int) -> float:
 
 
 def calibrate(method, sizes, data, seconds: float) -> int:
-    """Updates that take about `seconds` in the suite's loop."""
+    """Updates that take about `seconds`, estimated from a short run of the plain loop."""
     probe = max(5, int(20 * seconds))
     rate = plain_rate(method, sizes, data, probe)
     return max(10, int(rate * seconds))

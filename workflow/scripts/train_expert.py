@@ -31,6 +31,7 @@ import yaml
 import envs
 from envs.experts.rl import ACTIVATIONS, FORMAT, RLExpert
 from methods.core import BenchError, save_atomic, write_json_atomic, write_text_atomic
+from methods.evaluate import eval_seeds, run_episodes
 
 # Seeds of the checkpoint-selection episodes and of the final measurement: disjoint from each
 # other (the measurement is not the one the best export was picked on), from demonstrations
@@ -142,21 +143,11 @@ def export_blob(model, vec_norm, task, cfg) -> dict:
 
 
 def evaluate(expert: RLExpert, task, episodes: int, seed_base: int) -> np.ndarray:
-    """Deterministic episodes on seeds seed_base.. ; returns per-episode score (return or success)."""
-    env = task.make()
-    scores = []
-    for i in range(episodes):
-        obs, info = env.reset(seed=seed_base + i)
-        expert.reset(obs)
-        total, success, done = 0.0, bool(info.get("success", False)), False
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(expert.act(obs))
-            total += float(reward)
-            success = success or bool(info.get("success", False))
-            done = terminated or truncated
-        scores.append(float(success) if task.metric == "success" else total)
-    env.close()
-    return np.asarray(scores)
+    """Deterministic episodes on seeds seed_base.. (the suite's evaluation protocol); returns the
+    per-episode score (success or return)."""
+    rows = run_episodes(lambda obs: np.stack([expert.act(o) for o in obs]), task.name,
+                        eval_seeds(episodes, seed_base), num_envs=1)
+    return np.asarray([float(r["success"]) if task.metric == "success" else r["return"] for r in rows])
 
 
 def sha256_of(path: Path) -> str:
