@@ -13,7 +13,6 @@ network's tensors, so checkpoints load with torch.load(weights_only=True).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -135,23 +134,3 @@ class DiffusionPolicy(nn.Module):
 def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) -> DiffusionPolicy:
     return DiffusionPolicy(obs_dim, act_dim, cfg)
 
-
-def latency_per_action(agent: nn.Module, obs_dim: int, batch: int, repeats: int = 5,
-                       warmup: int = 1) -> float:
-    """Median wall seconds of one `agent.act` call on `batch` states (each of the `batch`
-    environments waits this long for its action); divide by `batch` for the amortised cost."""
-    device = next(agent.parameters()).device
-    obs = torch.randn(batch, obs_dim, device=device)
-    times = []
-    was_training = agent.training
-    agent.eval()
-    with torch.inference_mode():
-        for i in range(warmup + repeats):
-            start = time.perf_counter()
-            agent.act(obs)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-    agent.train(was_training)
-    return sorted(times)[len(times) // 2]

@@ -6,6 +6,7 @@ order they finish. The policy sees the observations of all running environments 
 """
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import numpy as np
@@ -85,3 +86,21 @@ def agent_policy(agent: torch.nn.Module, obs_norm, act_norm, low: np.ndarray, hi
         return np.clip(action, low, high)
 
     return policy
+
+
+def latency_per_call(act: Callable[[], object], repeats: int = 5, warmup: int = 1, min_seconds: float = 0.0,
+                     sync: Callable[[], None] = lambda: None) -> float:
+    """Median wall seconds of one call of `act` (e.g. a policy on a batch of states: each of the
+    batch's environments waits this long for its action). Runs at least `repeats` timed calls,
+    more until `min_seconds` have passed; `sync` waits for asynchronous devices (CUDA)."""
+    times = []
+    with torch.inference_mode():
+        for _ in range(warmup):
+            act()
+        sync()
+        while len(times) < repeats or sum(times) < min_seconds:
+            start = time.perf_counter()
+            act()
+            sync()
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]

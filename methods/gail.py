@@ -15,8 +15,11 @@ Pieces:
   nothing to save or sync, and exactly the transform the evaluation driver applies).
 - The generator is stable-baselines3 PPO on a DummyVecEnv of the task env. A callback trains the
   discriminator at the end of every rollout (so rewards of rollout k come from the discriminator
-  after rollout k-1, as in the `imitation` library), runs evaluations and saves the resumable state
-  at the start of a rollout, when the policy has just been updated.
+  after rollout k-1, as in the `imitation` library).
+- Training runs in segments of whole rollouts. At each segment boundary the training envs are
+  reset from seeds fixed by the env-step count, evaluations fall due and the resumable state may
+  be saved; since every run resets there, a run resumed from a boundary continues exactly as the
+  uninterrupted run does (envs, RNGs, optimisers and counters all match).
 
 Action spaces: PPO samples Gaussian actions in the env's raw action space (SB3 clips them to the
 bounds before stepping). The returned agent's `act(obs_z)` is the actor mean, clipped to the bounds
@@ -26,6 +29,7 @@ driver's `act_norm.inverse` recovers it exactly.
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +42,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 from torch import nn
 
@@ -55,8 +60,11 @@ REWARD_FORMS = {
 }
 
 # Training envs are reset from these seeds up: disjoint from demonstrations (0 up) and
-# evaluations (1,000,000 up; methods.evaluate).
+# evaluations (1,000,000 up; methods.evaluate); each training seed has its own block.
 TRAIN_SEED_BASE = 2_000_000
+TRAIN_SEED_BLOCK = 1_000_000_000
+SEGMENTS = 25  # segment boundaries per run (besides the evaluation points): where a run can resume
+STATE_VERSION = 2  # states saved by another version of this file are not resumed
 
 
 @dataclass
@@ -353,6 +361,28 @@ class GAILAgent(nn.Module):
         return self.act(obs_z)
 
 
+def policy_kwargs(cfg: Config) -> dict:
+    """The SB3 actor-critic's architecture (PPO's `policy_kwargs`)."""
+    return dict(net_arch=dict(pi=list(cfg.policy_hidden), vf=list(cfg.value_hidden)), activation_fn=nn.Tanh,
+                log_std_init=cfg.log_std_init,
+                optimizer_kwargs=dict(eps=cfg.adam_eps, weight_decay=cfg.weight_decay))
+
+
+def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) -> GAILAgent:
+    """An untrained GAILAgent of this config's architecture, to load a saved model.pt into (the
+    action bounds and normalisers are in its state_dict); training is `train_online`."""
+    from gymnasium.spaces import Box
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    context = context or {}
+    policy = ActorCriticPolicy(Box(-np.inf, np.inf, (obs_dim,), np.float32), Box(-1.0, 1.0, (act_dim,), np.float32),
+                               lambda _: cfg.lr, **policy_kwargs(cfg))
+    obs_norm = context["obs_norm"] if "obs_norm" in context else Normalizer.empty(obs_dim)
+    act_norm = context["act_norm"] if "act_norm" in context else Normalizer.empty(act_dim)
+    return GAILAgent(policy, Discriminator(obs_dim, act_dim, cfg.disc_hidden), obs_norm, act_norm,
+                     -np.ones(act_dim, np.float32), np.ones(act_dim, np.float32), cfg.normalize_obs)
+
+
 def bc_warm_start(policy, data: Demonstrations, epochs: int, lr: float, normalize_obs: bool,
                   batch_size: int = 256) -> float:
     """Fits the actor mean (raw action space) to the expert actions by MSE; returns the last
@@ -378,19 +408,34 @@ def bc_warm_start(policy, data: Demonstrations, epochs: int, lr: float, normaliz
 
 # ----------------------------------------------------------------------------- training
 
-class _Hooks(BaseCallback):
-    def __init__(self, on_start: Callable[[], None], on_end: Callable[[], None]):
+class _RolloutEnd(BaseCallback):
+    def __init__(self, on_end: Callable[[], None]):
         super().__init__()
-        self._start, self._end = on_start, on_end
-
-    def _on_rollout_start(self) -> None:
-        self._start()
+        self._end = on_end
 
     def _on_rollout_end(self) -> None:
         self._end()
 
     def _on_step(self) -> bool:
         return True
+
+
+def _numpy_rng_as_tensors() -> dict:
+    """numpy's global RNG state in a form weights-only loading accepts (no numpy arrays)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def _numpy_rng_from_tensors(state: dict) -> tuple:
+    return (state["name"], state["keys"].numpy().astype(np.uint32), state["pos"], state["has_gauss"],
+            state["cached_gaussian"])
+
+
+def segment_ends(n_rollouts: int, eval_rollouts: list[int], segments: int = SEGMENTS) -> list[int]:
+    """Rollout counts that end a segment: every ~n/segments rollouts, each evaluation point, the end."""
+    every = max(1, n_rollouts // segments)
+    return sorted({*range(every, n_rollouts + 1, every), *eval_rollouts, n_rollouts})
 
 
 PPO_STATS = ("approx_kl", "clip_fraction", "entropy_loss", "value_loss", "policy_gradient_loss",
@@ -405,11 +450,12 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
 
     `evaluate(agent)` runs at `eval_points` evenly spaced rollout boundaries, the last after the
     final PPO update; its rows, tagged "update" = env steps so far, form TrainResult.curve. The
-    state saved at evaluations (and every `checkpoint_seconds`) restores, on a rerun with the same
-    `fingerprint` and config: policy and value nets with log-std, PPO's Adam state, discriminator
-    and its Adam state, reward-normaliser statistics, step and update counters, torch RNG, log and
-    curve. Not restored (a resumed run is a valid run, not a bit-identical one): the envs'
-    in-flight episodes and RNG (they restart from fresh seeds) and numpy's global RNG.
+    state is saved at segment boundaries (`segment_ends`) that follow an evaluation or come
+    `checkpoint_seconds` after the last save; on a rerun with the same `fingerprint` and config it
+    restores policy and value nets with log-std, PPO's Adam state, discriminator and its Adam
+    state, reward-normaliser statistics, step and update counters, the torch, numpy and Python
+    RNGs, log and curve, and the envs are reset as at every boundary: the resumed run ends with
+    the uninterrupted run's result. (Only timing figures and the log row that spans the kill differ.)
     """
     task = envs.get_task(task_name)
     if (data.obs_dim, data.act_dim) != (task.obs_dim, task.act_dim):
@@ -421,10 +467,11 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
     total = cfg.total_updates()
     n_rollouts = total // cfg.rollout_size
     eval_at = [k * cfg.rollout_size for k in evaluation_points(n_rollouts, eval_points)]
-    fingerprint = f"{fingerprint}|{cfg!r}|{task_name}|{seed}|{len(data)}"
+    fingerprint = f"{fingerprint}|{cfg!r}|{task_name}|{seed}|{len(data)}|state v{STATE_VERSION}, {SEGMENTS} segments"
 
     state = load_resume_state(state_path, fingerprint, log)
 
+    set_random_seed(seed)  # the discriminator's init must not depend on the caller's RNG state
     disc = Discriminator(task.obs_dim, task.act_dim, cfg.disc_hidden).to(device)
     disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr)
 
@@ -433,15 +480,16 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
                                      cfg.gamma if cfg.normalize_reward else None)
     env = ZScoreObs(reward_env, data.obs_norm) if cfg.normalize_obs else reward_env
 
-    lr = cfg.lr if cfg.lr_decay == "constant" else (lambda progress_remaining: cfg.lr * progress_remaining)
+    # Linear decay over the whole run (SB3's own progress counts only the current segment); SB3
+    # sets the rate before each PPO update, after the rollout that on_rollout_end records.
+    steps_done = {"n": 0}
+    lr = cfg.lr if cfg.lr_decay == "constant" else (lambda _: cfg.lr * (1 - steps_done["n"] / total))
     model = PPO(
         "MlpPolicy", env, learning_rate=lr, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
         n_epochs=cfg.epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range,
         ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef,
         max_grad_norm=cfg.grad_clip if cfg.grad_clip > 0 else float("inf"),
-        policy_kwargs=dict(net_arch=dict(pi=list(cfg.policy_hidden), vf=list(cfg.value_hidden)),
-                           activation_fn=nn.Tanh, log_std_init=cfg.log_std_init,
-                           optimizer_kwargs=dict(eps=cfg.adam_eps, weight_decay=cfg.weight_decay)),
+        policy_kwargs=policy_kwargs(cfg),
         seed=seed, device=device, verbose=0)
     model.set_logger(Logger(folder=None, output_formats=[]))
     space = venv.action_space
@@ -460,6 +508,8 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
         reward_env.ret_rms.count = float(state["ret_rms"][2])
         model.num_timesteps, model._n_updates = state["env_steps"], state["ppo_updates"]
         torch.set_rng_state(state["rng"])
+        np.random.set_state(_numpy_rng_from_tensors(state["numpy_rng"]))  # SB3 shuffles PPO minibatches with it
+        random.setstate(state["python_rng"])
         log_rows, curve, spent = state["log"], state["curve"], state["train_seconds"]
         log(f"resuming from {state_path} at env step {model.num_timesteps}/{total}")
     elif cfg.bc_warm_start_epochs > 0:
@@ -467,7 +517,6 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
         mse = bc_warm_start(model.policy, data, cfg.bc_warm_start_epochs, cfg.bc_warm_start_lr, cfg.normalize_obs)
         spent += time.perf_counter() - t0
         log(f"BC warm start: {cfg.bc_warm_start_epochs} epochs, action MSE {mse:.4f}")
-    venv.seed(TRAIN_SEED_BASE + 10_000 * seed + model.num_timesteps)
 
     pending = [m for m in eval_at if m > model.num_timesteps]
     log_every = max(1, n_rollouts // 50)
@@ -496,7 +545,8 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
             "policy_optimizer": model.policy.optimizer.state_dict(), "discriminator": disc.state_dict(),
             "disc_optimizer": disc_opt.state_dict(),
             "ret_rms": [torch.as_tensor(rms.mean), torch.as_tensor(rms.var), float(rms.count)],
-            "rng": torch.get_rng_state(), "log": log_rows, "curve": curve, "train_seconds": spent,
+            "rng": torch.get_rng_state(), "numpy_rng": _numpy_rng_as_tensors(), "python_rng": random.getstate(),
+            "log": log_rows, "curve": curve, "train_seconds": spent,
         }, state_path)
         clock["last_save"] = time.perf_counter()
 
@@ -508,19 +558,8 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
         agent.train(was_training)
         curve.extend({"update": steps, **r} for r in rows)
 
-    def on_rollout_start() -> None:
-        # The policy has just been updated on the previous rollout: a consistent point to evaluate
-        # and to save (num_timesteps counts exactly the rollouts trained on).
-        due = bool(pending) and pending[0] <= model.num_timesteps
-        if due or time.perf_counter() - clock["last_save"] > checkpoint_seconds:
-            pause()
-            while pending and pending[0] <= model.num_timesteps:
-                pending.pop(0)
-                run_evaluation()
-            save_state()
-            resume_clock()  # evaluation and saving are no training time
-
     def on_rollout_end() -> None:
+        steps_done["n"] = model.num_timesteps
         obs, act = reward_env.take_pairs()
         with torch.no_grad():
             pol_obs = data.obs_norm(torch.as_tensor(obs, device=device))
@@ -560,16 +599,25 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
                 f"true return {row['true_return']:.3f}")
         new_window()
 
-    if model.num_timesteps < total:
+    for end in [k * cfg.rollout_size for k in segment_ends(n_rollouts, [m // cfg.rollout_size for m in eval_at])]:
+        if end <= model.num_timesteps:
+            continue
+        # Every segment starts from envs reset with seeds fixed by the step count, so that a run
+        # resumed here continues exactly as the uninterrupted one.
+        venv.seed(TRAIN_SEED_BASE + TRAIN_SEED_BLOCK * seed + int(model.num_timesteps))
+        model._last_obs = None  # makes learn() reset the envs
         resume_clock()
-        new_window()
-        model.learn(total_timesteps=total - model.num_timesteps, callback=_Hooks(on_rollout_start, on_rollout_end),
+        if not window:
+            new_window()
+        model.learn(total_timesteps=end - model.num_timesteps, callback=_RolloutEnd(on_rollout_end),
                     log_interval=None, reset_num_timesteps=False)
-        pause()
-        if pending:
-            pending.clear()
+        pause()  # evaluation and saving are no training time
+        while pending and pending[0] <= model.num_timesteps:
+            pending.pop(0)
             run_evaluation()
-        save_state()
+            clock["last_save"] = -math.inf
+        if end == total or time.perf_counter() - clock["last_save"] > checkpoint_seconds:
+            save_state()
     env.close()
     agent.eval()
     return agent, TrainResult(updates=total, train_seconds=spent,

@@ -1,4 +1,5 @@
 """The speed benchmark runs end to end at toy size (it times nothing meaningful here)."""
+import dataclasses
 import json
 
 import benchmark
@@ -7,14 +8,24 @@ import benchmark
 def test_benchmark_tiny_runs_every_path(tmp_path):
     assert benchmark.main(["--tiny", "--tasks", "maze", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "benchmark.json").read_text())
-    assert {r["method"] for r in report["trainers"]} == {"bc", "dbc"}
+    assert [r["method"] for r in report["trainers"]] == ["bc", "dbc", "ibc", "diffusion_policy"]
     assert all(r["suite_updates_per_s"] > 0 and r["plain_updates_per_s"] > 0 and r["peak_rss_mb"] > 0
                for r in report["trainers"])
     assert report["evaluation"][0]["eval_env_steps_per_s"] > 0
-    assert "Training updates per second" in (tmp_path / "benchmark.md").read_text()
+    assert report["gail"][0]["gail_env_steps_per_s"] > 0 and report["gail"][0]["ppo_env_steps_per_s"] > 0
+    assert all(r["latency_ms_batch10"] > 0 for r in report["latency"])
+    text = (tmp_path / "benchmark.md").read_text()
+    assert "Training updates per second" in text and "GAIL vs stable-baselines3 PPO" in text
 
 
-def test_update_flops_counts_dbc_extra_work():
-    bc_flops = benchmark.update_flops("bc", 6, 2, [256], 128)
-    assert bc_flops == 3 * 2 * 128 * (6 * 256 + 256 * 2)
-    assert benchmark.update_flops("dbc", 6, 2, [256], 128) > bc_flops
+def test_update_flops_hand_counted():
+    bc = benchmark.setup("maze", "bc", tiny=False)
+    bc = dataclasses.replace(bc, cfg=dataclasses.replace(bc.cfg, hidden=[256], batch_size=128))
+    assert benchmark.update_flops(bc) == 3 * 2 * 128 * (6 * 256 + 256 * 2)
+    dbc = benchmark.setup("maze", "dbc", tiny=False)
+    dbc = dataclasses.replace(dbc, cfg=dataclasses.replace(dbc.cfg, hidden=[256], batch_size=128))
+    assert benchmark.update_flops(dbc) > benchmark.update_flops(bc)
+    ibc = benchmark.setup("maze", "ibc", tiny=False)
+    ibc = dataclasses.replace(ibc, cfg=dataclasses.replace(ibc.cfg, hidden=[8], batch_size=4, counter_examples=3))
+    # the state half once per state (4 x 6 x 8), the action half and the output per candidate (16 rows)
+    assert benchmark.update_flops(ibc) == 3 * 2 * (4 * 6 * 8 + 16 * 2 * 8 + 16 * 8 * 1)

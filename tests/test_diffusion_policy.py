@@ -81,8 +81,13 @@ def test_state_dict_holds_only_tensors_and_loads_weights_only(trained, tmp_path)
 
 
 def test_latency_helper_times_one_batched_call(trained):
+    from methods.evaluate import latency_per_call
+
     agent, _ = trained
-    assert 0 < dp.latency_per_action(agent, 2, batch=10, repeats=2) < 5
+    calls = []
+    obs = torch.randn(10, 2)
+    seconds = latency_per_call(lambda: calls.append(agent.act(obs)), repeats=2, warmup=1)
+    assert 0 < seconds < 5 and len(calls) == 3 and calls[-1].shape == (10, 1)
 
 
 @pytest.mark.parametrize("field,value", [("sampler", "euler"), ("timesteps", 0), ("hidden", [0]),

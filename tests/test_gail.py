@@ -128,7 +128,8 @@ def test_zscore_wrapper_normalises_terminal_observation_too():
 
 
 TINY = dict(env_steps=4096, n_envs=4, n_steps=256, batch_size=256, epochs=2, policy_hidden=[32, 32],
-            value_hidden=[32, 32], disc_hidden=[32, 32], reward_form="logd", bc_warm_start_epochs=2)
+            value_hidden=[32, 32], disc_hidden=[32, 32], reward_form="logd", bc_warm_start_epochs=2,
+            lr_decay="linear")
 
 
 def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
@@ -142,7 +143,8 @@ def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
         with torch.no_grad():
             action_z = agent.act(data.obs[:7])
         assert action_z.shape == (7, 2) and torch.isfinite(action_z).all()
-        return [{"episode": 0, "eval_seed": 0, "success": 0, "return": float(len(calls)), "length": 1}]
+        # a score that depends on every bit of the policy's output
+        return [{"episode": 0, "eval_seed": 0, "success": 0, "return": float(action_z.double().sum()), "length": 1}]
 
     state = tmp_path / "state.pt"
     agent, result = gail.train_online(cfg, "maze", data, seed=1, device="cpu", evaluate=evaluate, eval_points=2,
@@ -150,6 +152,9 @@ def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
     assert len(calls) == 2 and [r["update"] for r in result.curve] == [2048, 4096]
     assert result.updates == 4096 and result.updates_per_second > 0
     assert [r["env_steps"] for r in result.log] == [1024, 2048, 3072, 4096]
+    # linear decay over the whole run, across segments: lr x (1 - steps / total) at each PPO update
+    # (a log row, written as its rollout ends, shows the rate the previous update used)
+    assert [r["lr"] for r in result.log] == pytest.approx([cfg.lr * (1 - k / 4) for k in (0, 1, 2, 3)])
     for key in ("env_steps_per_s", "disc_loss", "disc_acc_expert", "disc_acc_policy", "true_return"):
         assert key in result.log[-1]
     # The agent acts on z-scored inputs with the clipped actor mean, deterministically.
@@ -159,7 +164,17 @@ def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
         assert torch.allclose(raw, agent.raw_action(data.obs[:5]), atol=1e-5)
         assert (raw.abs() <= 1 + 1e-5).all() and torch.equal(z, agent.act(data.obs[:5]))
 
-    # Killed during the second evaluation: the rerun resumes from the first and evaluates once.
+    # A saved agent loads into `build`'s skeleton (as evaluate_policy.py reloads a run) and acts the same.
+    from methods.core import load_state_checked
+
+    skeleton = gail.build(cfg, 6, 2, {})
+    load_state_checked(skeleton, agent.state_dict(), "model.pt")
+    with torch.no_grad():
+        assert torch.equal(skeleton.eval().act(data.obs[:5]), agent.act(data.obs[:5]))
+
+    # Killed during the second evaluation: the rerun resumes from the first, evaluates once and
+    # ends exactly where the uninterrupted run did.
+    uninterrupted = {k: v.clone() for k, v in agent.state_dict().items()}
     state.unlink()
     calls.clear()
 
@@ -173,11 +188,18 @@ def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
                           state_path=state, log=lambda *a: None)
     calls.clear()
     lines = []
-    _, resumed = gail.train_online(cfg, "maze", data, seed=1, device="cpu", evaluate=evaluate, eval_points=2,
-                                   state_path=state, log=lines.append)
-    assert any("resuming" in line and "2048" in line for line in lines)
+    torch.manual_seed(123)  # the resumed run must not depend on the process's RNG state
+    np.random.seed(123)
+    resumed_agent, resumed = gail.train_online(cfg, "maze", data, seed=1, device="cpu", evaluate=evaluate,
+                                               eval_points=2, state_path=state, log=lines.append)
+    assert any("resuming" in line and "2048" in line for line in lines), lines
     assert len(calls) == 1 and [r["update"] for r in resumed.curve] == [2048, 4096]
     assert [r["env_steps"] for r in resumed.log] == [1024, 2048, 3072, 4096]
+    assert resumed.curve == result.curve
+    for key, value in resumed_agent.state_dict().items():
+        assert torch.equal(value, uninterrupted[key]), key
+    for key in ("disc_loss", "true_return", "train_episodes"):
+        np.testing.assert_array_equal([r[key] for r in resumed.log[2:]], [r[key] for r in result.log[2:]], key)
 
 
 def test_bc_warm_start_fits_the_actor_mean():

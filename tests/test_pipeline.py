@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +35,18 @@ def smoke_run(tmp_path_factory):
 
 def test_report_outputs_exist(smoke_run):
     paper = smoke_run / "paper" / "smoke"
-    for name in ("main_table.md", "main_table.tex", "best_table.md", "aggregates.csv", "scores.csv",
-                 "aggregate_intervals.pdf", "aggregate_intervals.png", "per_task_scores.png",
-                 "cost_table.md", "README.md"):
+    from report_files import REPORT_FILES
+
+    for name in REPORT_FILES:
         assert (paper / name).stat().st_size > 0, name
     table = (paper / "main_table.md").read_text()
-    assert "DBC" in table and "BC" in table and "92.1" in table  # the paper's numbers beside ours
+    for method in ("BC", "DBC", "Implicit BC", "Diffusion Policy", "GAIL"):
+        assert f"| {method} |" in table, method
+    assert "92.1" in table  # the paper's numbers beside ours
+    curves = (paper / "learning_curves.csv").read_text()
+    assert all(f",{m}," in curves for m in CONFIG["methods"])
+    index = (paper / "README.md").read_text()
+    assert all(f"]({name})" in index for name in REPORT_FILES if name.endswith(".png"))
 
 
 def test_generalization_target(smoke_run):
@@ -47,7 +55,7 @@ def test_generalization_target(smoke_run):
     assert "r = 1.75" in table and "paper 92.4" in table  # every ratio, the paper's numbers beside ours
     assert (paper / "generalization.png").stat().st_size > 0
     evals = list((smoke_run / "results/smoke/generalization").rglob("r*.csv"))
-    assert len(evals) == 2 * 3 * 5  # methods x seeds x noise ratios
+    assert len(evals) == len(CONFIG["methods"]) * 3 * 5  # methods x seeds x noise ratios
 
 
 def test_experiment_targets(smoke_run):
@@ -58,6 +66,9 @@ def test_experiment_targets(smoke_run):
     assert "bc_l2" in improvement and "bc," in improvement  # P(DBC > BC) and P(DBC > L2-BC)
     sweep = (paper / "lambda_sweep" / "scores.csv").read_text()
     assert "dbc@lambda_dm=0," in sweep and "dbc@lambda_dm=2," in sweep
+    sensitivity = (paper / "lambda_sweep" / "sensitivity.md").read_text()
+    assert "| Maze | 0 |" in sensitivity and "| Maze | 2 |" in sensitivity
+    assert (paper / "lambda_sweep" / "sensitivity.png").stat().st_size > 0
 
 
 def test_html_report_builds(smoke_run):
@@ -69,8 +80,8 @@ def test_html_report_builds(smoke_run):
 
 def test_every_run_evaluated_and_logged(smoke_run):
     runs = sorted((smoke_run / "results" / "smoke" / "runs").glob("*/*/seed*"))
-    main = [r for r in runs if r.parent.name in ("bc", "dbc")]
-    assert len(main) == 4 * 2 * 3  # tasks x methods x seeds of config/config.yaml
+    main = [r for r in runs if r.parent.name in CONFIG["methods"]]
+    assert len(main) == 4 * len(CONFIG["methods"]) * 3  # tasks x methods x seeds of config/config.yaml
     for run in runs:
         rows = list(csv.DictReader((run / "eval_final.csv").open()))
         assert len(rows) == 4  # the smoke budget's evaluation episodes

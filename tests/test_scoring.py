@@ -299,6 +299,22 @@ def test_cost_table_charges_dbc_its_pretraining(fake):
     assert "Python 3." in sc.hardware_note()
 
 
+def test_cost_table_latency_columns_and_bad_file(fake):
+    tmp, runs, refs = fake
+    good = tmp / "maze_bc.json"
+    good.write_text(json.dumps({"task": "maze", "method": "bc", "batch": 10, "latency_ms_batch1": 0.25,
+                                "latency_ms_batched": 0.5}))
+    table = sc.cost_table(sc.load_runs(run_dirs(runs), sc.load_references(refs)), sc.load_latencies([good]))
+    shown = sc.format_cost_table(table).set_index(["Task", "Method"])
+    assert shown.loc[("Maze", "BC"), "Latency (ms/action, 1 env)"] == "0.250"
+    assert shown.loc[("Maze", "BC"), "Latency (ms/batch)"] == "0.50 (10 envs)"
+    assert shown.loc[("Maze", "DBC"), "Latency (ms/batch)"] == "-"  # not measured
+    bad = tmp / "bad.json"
+    bad.write_text(json.dumps({"task": "maze", "method": "bc", "batch": 10, "latency_ms_batch1": None}))
+    with pytest.raises(sc.ReportError, match="bad.json.*latency_ms_batch1"):
+        sc.load_latencies([bad])
+
+
 def test_probability_of_improvement_hand_computed_and_seeded():
     better = np.array([[0.9, 0.8], [0.95, 0.85], [0.92, 0.9]])
     worse = np.array([[0.1, 0.2], [0.15, 0.25], [0.12, 0.3]])
@@ -310,3 +326,93 @@ def test_probability_of_improvement_hand_computed_and_seeded():
     assert rows.loc["bc_l2", "ci_low"] <= 0.5 <= rows.loc["bc_l2", "ci_high"]
     again = sc.probability_of_improvement({"dbc": better, "bc": worse, "bc_l2": tied}, "dbc", reps=REPS, seed=0)
     pd.testing.assert_frame_equal(table, again)
+
+
+# --------------------------------------------------------------------------- profiles, learning curves
+
+
+def test_score_distribution_matches_rliable_and_hand_computed():
+    from rliable import library as rly
+
+    scores = np.array([[0.2, 0.8], [0.5, 1.0]])
+    taus = np.array([0.0, 0.5, 0.9, 1.0])
+    # fraction of the 4 scores strictly above each threshold
+    np.testing.assert_allclose(sc.score_distribution(scores, taus), [1.0, 0.5, 0.25, 0.0])
+    rng = np.random.default_rng(0)
+    m = rng.uniform(size=(5, 4))
+    grid = np.linspace(0, 1, 21)
+    np.testing.assert_array_equal(sc.score_distribution(m, grid), rly.score_distributions(m, grid))
+
+
+def test_performance_profiles_bands_and_reproducible():
+    m = {"bc": np.array([[0.2, 0.8], [0.5, 1.0], [0.4, 0.6]]), "dbc": np.full((3, 2), 0.7)}
+    taus = sc.profile_thresholds(m, points=11)
+    assert taus[0] == 0.0 and taus[-1] == 1.0
+    prof = sc.performance_profiles(m, taus, reps=REPS, seed=0)
+    assert len(prof) == 22 and (prof.ci_low <= prof.estimate + 1e-12).all() and (prof.estimate <= prof.ci_high + 1e-12).all()
+    dbc = prof[prof.method == "dbc"].reset_index(drop=True)  # row k is tau = k / 10
+    # a method that always scores 0.7: profile 1 below 0.7, 0 from 0.7 on, with no uncertainty
+    assert dbc.loc[6, "estimate"] == 1.0 and dbc.loc[8, "estimate"] == 0.0
+    assert dbc.loc[6, "ci_low"] == dbc.loc[6, "ci_high"] == 1.0
+    pd.testing.assert_frame_equal(prof, sc.performance_profiles(m, taus, reps=REPS, seed=0))
+
+
+def _curves(values: dict[tuple[str, str, int], list[float]]) -> pd.DataFrame:
+    rows = [{"task": t, "method": m, "seed": s, "point": i, "update": 100 * (i + 1),
+             "fraction": (i + 1) / len(v), "raw": x}
+            for (t, m, s), v in values.items() for i, x in enumerate(v)]
+    return pd.DataFrame(rows)
+
+
+def test_learning_curve_iqm_hand_computed_and_reproducible():
+    # 4 seeds; at point 0 the IQM drops 1 and 100 -> mean(2, 3) = 2.5; at point 1 all equal 7
+    curves = _curves({("maze", "bc", s): [x, 7.0] for s, x in zip((1, 2, 3, 4), (1.0, 2.0, 3.0, 100.0))})
+    curves = pd.concat([curves, _curves({("walker", "bc", s): [10.0 * s, 20.0 * s] for s in (1, 2, 3, 4)})])
+    out = sc.learning_curve_intervals(curves, reps=REPS, seed=0).set_index(["task", "point"])
+    assert out.loc[("maze", 0), "estimate"] == pytest.approx(2.5)
+    assert out.loc[("maze", 1), ["estimate", "ci_low", "ci_high"]].tolist() == pytest.approx([7.0, 7.0, 7.0])
+    assert out.loc[("walker", 1), "estimate"] == pytest.approx(50.0)  # mean(40, 60)
+    assert out.loc[("maze", 1), "fraction"] == pytest.approx(1.0)
+    pd.testing.assert_frame_equal(sc.learning_curve_intervals(curves, reps=REPS, seed=0),
+                                  sc.learning_curve_intervals(curves, reps=REPS, seed=0))
+
+
+def test_learning_curve_unequal_points_is_an_error():
+    curves = _curves({("maze", "bc", 1): [0.1, 0.2], ("maze", "bc", 2): [0.3]})
+    with pytest.raises(sc.ReportError, match="maze/bc"):
+        sc.learning_curve_intervals(curves, reps=REPS, seed=0)
+
+
+def test_load_curves_fraction_of_training(fake):
+    tmp, runs, refs = fake
+    table = sc.load_runs(run_dirs(runs), sc.load_references(refs))
+    curves = sc.load_curves(table)
+    assert len(curves) == 2 * len(table)
+    assert sorted(curves.fraction.unique()) == [0.5, 1.0]
+    walker = curves[(curves.task == "walker") & (curves.method == "dbc") & (curves.seed == 1)]
+    assert walker.raw.tolist() == pytest.approx([1000 + 4000 * 0.95 - 500, 1000 + 4000 * 0.95])
+
+
+def test_sweep_table_and_report(tmp_path, capsys):
+    import sweep_report
+
+    rows = [{"task": t, "method": f"dbc@lambda_dm={v:g}", "seed": s, "metric": "success", "final_raw": v / 10 + s / 100}
+            for t in ("fetch_pick", "maze") for v in (0, 0.5, 2) for s in (1, 2, 3)]
+    scores = pd.DataFrame(rows)
+    method, key, table = sweep_report.sweep_table(scores, "scores.csv")
+    assert (method, key) == ("dbc", "lambda_dm")
+    assert list(table["task"].astype(str)[:3]) == ["maze"] * 3  # the report's task order
+    row = table[(table.task == "maze") & (table.value == 2.0)].iloc[0]
+    assert row["mean"] == pytest.approx(0.22) and row["std"] == pytest.approx(0.01) and row["seeds"] == 3
+    path = tmp_path / "scores.csv"
+    scores.to_csv(path, index=False)
+    assert sweep_report.main(["--scores", str(path), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "sensitivity.md").read_text()
+    assert "| Maze | 2 | 22.0 ± 1.0 | 3 |" in text and "Maze at 2" in text
+    assert (tmp_path / "out" / "sensitivity.pdf").read_bytes().startswith(b"%PDF")
+    # two swept keys are not one sweep: a one-line error naming the file
+    scores.loc[0, "method"] = "dbc@epochs=3"
+    scores.to_csv(path, index=False)
+    assert sweep_report.main(["--scores", str(path), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sweep_report: error:") and str(path) in err and err.count("\n") == 1

@@ -11,6 +11,9 @@ from snakemake.utils import validate
 from methods import base_method
 from methods.config import resolve, resolve_diffusion_model
 
+sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
+from report_files import REPORT_FILES
+
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
 BUDGET = config["budget"]
@@ -127,13 +130,9 @@ def all_final_evals():
             for t in config["tasks"] for m in config["methods"] for s in config["seeds"]]
 
 
-REPORT_FILES = ["scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
-                "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
-                "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex", "README.md",
-                "improvement.csv"]
-
-# Shown by `snakemake --report report.html`, each with its caption in workflow/report/.
-REPORT_FIGURES = {"aggregate_intervals.png": "aggregate_intervals.rst", "per_task_scores.png": "per_task_scores.rst"}
+# Shown by `snakemake --report report.html`, each with its caption in workflow/report/<name>.rst.
+REPORT_FIGURES = ("aggregate_intervals.png", "performance_profiles.png", "improvement.png", "per_task_scores.png",
+                  "learning_curves.png")
 
 
 GENERALIZATION_TASK = "fetch_pick"
@@ -163,7 +162,7 @@ def report_outputs():
 
 
 def report_rule_outputs():
-    return [report(f"{PAPER}/{name}", caption=f"../report/{REPORT_FIGURES[name]}", category="Figures")
+    return [report(f"{PAPER}/{name}", caption=f"../report/{Path(name).stem}.rst", category="Figures")
             if name in REPORT_FIGURES else f"{PAPER}/{name}" for name in REPORT_FILES]
 
 

@@ -92,6 +92,29 @@ rule experiment_report:
         "--title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"
 
 
+rule sweep_report:
+    output:
+        [f"{PAPER}/lambda_sweep/sensitivity.{ext}" for ext in ("csv", "md", "pdf", "png")],
+    input:
+        f"{PAPER}/lambda_sweep/scores.csv",
+    params:
+        out_dir=lambda wc, output: Path(output[0]).parent,
+        title=f"budget: {BUDGET}",
+    log:
+        f"{LOGS}/sweep_report.log",
+    benchmark:
+        f"{BENCH}/sweep_report.tsv"
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        SOFTWARE
+    shell:
+        "python workflow/scripts/sweep_report.py --scores {input} --out {params.out_dir} "
+        "--title '{params.title}' > {log} 2>&1"
+
+
 rule ablation:
     input:
         f"{PAPER}/ablation/main_table.md",
@@ -105,3 +128,5 @@ rule regularization:
 rule lambda_sweep:
     input:
         f"{PAPER}/lambda_sweep/main_table.md",
+        rules.sweep_report.output,
+

@@ -1,11 +1,38 @@
 # Statistics (rliable), tables and figures from the runs' raw per-episode files.
 
 
+rule measure_latency:
+    output:
+        f"{RESULTS}/latency/{{task}}/{{method}}.json",
+    input:
+        # The first seed's final policy stands for the method: latency depends on the network, not its weights.
+        final=lambda wc: f"{run_dir(wc.task, wc.method, config['seeds'][0])}/eval_final.csv",
+    params:
+        run_dir=lambda wc: run_dir(wc.task, wc.method, config["seeds"][0]),
+        num_envs=budget["evaluation"]["num_envs"],
+        env_kwargs=eval_env_kwargs,
+        device=config["device"],
+    log:
+        f"{LOGS}/measure_latency/{{task}}/{{method}}.log",
+    benchmark:
+        f"{BENCH}/measure_latency/{{task}}/{{method}}.tsv"
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        SOFTWARE
+    shell:
+        "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} --latency-out {output} "
+        "--envs {params.num_envs} --env-kwargs '{params.env_kwargs}' --device {params.device} > {log} 2>&1"
+
+
 rule report:
     output:
         report_rule_outputs(),
     input:
         runs=all_final_evals(),
+        latency=[f"{RESULTS}/latency/{t}/{m}.json" for t in config["tasks"] for m in config["methods"]],
         references=[dataset_summary(t) for t in config["tasks"]],
         paper_results="config/paper_results.yaml",
     params:
@@ -28,4 +55,4 @@ rule report:
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
         "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
-        "--title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"
+        "--latency {input.latency} --title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"

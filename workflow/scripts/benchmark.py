@@ -1,6 +1,8 @@
-"""Speed benchmark: the suite's trainers against a plain PyTorch loop of the same maths, at each
-task's paper network sizes, on one thread; evaluation against the raw env step rate; inference
-latency and peak memory per method; every trainer as a fraction of the matmul-bound limit.
+"""Speed benchmark: the suite's trainers (BC, DBC, Implicit BC, Diffusion Policy) against a plain
+PyTorch loop of the same maths, at each task's paper network sizes and batch sizes (the `paper`
+budget's configs), on one thread; evaluation against the raw env step rate; GAIL against
+stable-baselines3 PPO alone; inference latency and peak memory per method; every trainer as a
+fraction of the matmul-bound limit.
 
 The compared variants alternate (suite, plain, suite, plain, ...) so machine drift hits both
 alike; each figure is the median over rounds. Prints a Markdown table and writes it, with a CSV,
@@ -23,23 +25,51 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import dataclasses
+
 import envs
-from methods import bc, dbc
+from methods import bc, dbc, get_method
+from methods.config import resolve, resolve_diffusion_model
 from methods.core import Demonstrations, Normalizer, write_text_atomic
 from methods.diffusion import Config as DMConfig
 from methods.diffusion import DiffusionModel
-from methods.evaluate import Evaluator, agent_policy
+from methods.diffusion_policy import EpsNet
+from methods.evaluate import Evaluator, agent_policy, latency_per_call
 from methods.train import fit
 
-# (obs_dim, act_dim, policy hidden, diffusion-model width): the authors' sizes (paper.md).
-PAPER_SIZES = {
-    "maze": (6, 2, [256, 256, 256], 128),
-    "fetch_pick": (16, 4, [750, 750], 1024),
-    "hand_rotate": (68, 20, [512, 512], 2048),
-    "walker": (17, 6, [1024, 1024], 1024),
-}
-TINY_SIZES = {task: (o, a, [16], 16) for task, (o, a, _, _) in PAPER_SIZES.items()}
-BATCH = 128
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+TASKS = ("maze", "fetch_pick", "hand_rotate", "walker")
+TRAINERS = ("bc", "dbc", "ibc", "diffusion_policy")
+# Toy sizes for --tiny: every code path, minimal work.
+TINY = {"hidden": [16], "batch_size": 32, "counter_examples": 4, "dfo_samples": 8, "timesteps": 20,
+        "time_embed_dim": 8}
+
+
+@dataclasses.dataclass
+class Setup:
+    """One (task, method) as the `paper` budget trains it."""
+    task: str
+    method: str
+    obs_dim: int
+    act_dim: int
+    cfg: object           # the method's Config
+    dm_width: int = 0     # DBC's frozen diffusion model
+
+    @property
+    def batch(self) -> int:
+        return self.cfg.batch_size
+
+
+def setup(task: str, method: str, tiny: bool) -> Setup:
+    spec = envs.get_task(task)
+    cfg = resolve(CONFIG_DIR, "paper", method, task)
+    width = resolve_diffusion_model(CONFIG_DIR, "paper", task).width if method == "dbc" else 0
+    if tiny:
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in TINY.items() if hasattr(cfg, k)})
+        if hasattr(cfg, "inference_steps"):
+            cfg = dataclasses.replace(cfg, sampler="ddpm")
+        width = 16 if width else 0
+    return Setup(task, method, spec.obs_dim, spec.act_dim, cfg, width)
 
 
 # ----------------------------------------------------------------------------- FLOPs
@@ -49,16 +79,27 @@ def mlp_flops(dims: list[int], rows: int) -> float:
     return sum(2.0 * rows * a * b for a, b in zip(dims[:-1], dims[1:]))
 
 
-def update_flops(method: str, obs_dim: int, act_dim: int, hidden: list[int], width: int) -> float:
+def update_flops(su: Setup) -> float:
     """The least matmul work one update needs: forward + backward (weights and inputs) of the
-    policy; for DBC also the frozen model's forward on the agent and expert pairs and its
-    input-gradient backward on the agent pairs only (no weight gradients)."""
-    policy = mlp_flops([obs_dim, *hidden, act_dim], BATCH)
-    total = 3 * policy
-    if method == "dbc":
-        dm_dims = [obs_dim + act_dim, width, width, width, obs_dim + act_dim]
-        total += 2 * mlp_flops(dm_dims, BATCH) + mlp_flops(dm_dims, BATCH)
-    return total
+    trained network, i.e. 3 x its forward. DBC adds the frozen model's forward on the agent and
+    expert pairs and its input-gradient backward on the agent pairs only (no weight gradients).
+    Implicit BC's energy sees B x (N + 1) candidate actions but each state once (its first layer
+    splits into a state and an action half). Diffusion Policy adds its timestep-embedding MLP."""
+    o, a, b, cfg = su.obs_dim, su.act_dim, su.batch, su.cfg
+    if su.method in ("bc", "dbc"):
+        total = 3 * mlp_flops([o, *cfg.hidden, a], b)
+        if su.method == "dbc":
+            dm_dims = [o + a, su.dm_width, su.dm_width, su.dm_width, o + a]
+            total += 3 * mlp_flops(dm_dims, b)
+        return total
+    if su.method == "ibc":
+        rows = b * (cfg.counter_examples + 1)
+        first = 2.0 * b * o * cfg.hidden[0] + 2.0 * rows * a * cfg.hidden[0]
+        return 3 * (first + mlp_flops([*cfg.hidden, 1], rows))
+    if su.method == "diffusion_policy":
+        e = cfg.time_embed_dim
+        return 3 * (mlp_flops([e, 2 * e, e], b) + mlp_flops([a + o + e, *cfg.hidden, a], b))
+    raise ValueError(f"no FLOP count for method '{su.method}'")
 
 
 def matmul_rate(seconds: float) -> float:
@@ -80,51 +121,79 @@ def random_demos(obs_dim: int, act_dim: int, n: int = 10_000) -> Demonstrations:
     return Demonstrations(obs, act, Normalizer.empty(obs_dim), Normalizer.empty(act_dim), 1, "random")
 
 
-def build_agent(method: str, obs_dim: int, act_dim: int, hidden: list[int], width: int):
-    if method == "bc":
-        return bc.Policy(obs_dim, act_dim, hidden)
-    dm = DiffusionModel(obs_dim, act_dim, DMConfig(width=width))
-    return dbc.DBCPolicy(obs_dim, act_dim, dbc.Config(hidden=hidden, lambda_dm=1.0), dm)
+def build_agent(su: Setup):
+    if su.method == "dbc":
+        dm = DiffusionModel(su.obs_dim, su.act_dim, DMConfig(width=su.dm_width))
+        return dbc.DBCPolicy(su.obs_dim, su.act_dim, su.cfg, dm)
+    return get_method(su.method).build(su.cfg, su.obs_dim, su.act_dim, {})
 
 
-def suite_rate(method, sizes, data, updates: int, tmp: Path) -> float:
+def suite_rate(su: Setup, data, updates: int, tmp: Path) -> float:
     """Updates/s of the suite's own loop (methods.train.fit), evaluation excluded."""
-    agent = build_agent(method, *sizes)
-    epochs = max(1, round(updates * BATCH / len(data)))
-    cfg = bc.Config(epochs=epochs, batch_size=BATCH, hidden=sizes[2])
-    state = tmp / f"bench-{method}.pt"
+    agent = build_agent(su)
+    cfg = dataclasses.replace(su.cfg, epochs=max(1, round(updates * su.batch / len(data))))
+    state = tmp / f"bench-{su.method}.pt"
     result = fit(agent, data, cfg, evaluate=lambda a: [], eval_points=1, state_path=state, log_every=10 ** 9)
     state.unlink(missing_ok=True)
     return result.updates_per_second
 
 
-def plain_rate(method, sizes, data, updates: int) -> float:
+def plain_mlp(sizes: list[int], activation) -> nn.Sequential:
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def plain_rate(su: Setup, data, updates: int) -> float:
     """Updates/s of a plain PyTorch loop of the same maths: DataLoader batches, default Adam,
-    the loss read back every batch, and for DBC both diffusion passes through autograd with
-    the frozen model's weight gradients computed and thrown away."""
+    the loss read back every batch. DBC: both diffusion passes through autograd with the frozen
+    model's weight gradients computed and thrown away. Implicit BC: the energy MLP on every
+    [state, candidate] row. Diffusion Policy: diffusers' DDPMScheduler.add_noise each batch."""
     from torch.utils.data import DataLoader, TensorDataset
 
-    obs_dim, act_dim, hidden, width = sizes
-    policy = nn.Sequential(*[m for h_in, h_out in zip([obs_dim, *hidden], hidden)
-                             for m in (nn.Linear(h_in, h_out), nn.Tanh())], nn.Linear(hidden[-1], act_dim))
-    dm = DiffusionModel(obs_dim, act_dim, DMConfig(width=width)) if method == "dbc" else None
-    opt = torch.optim.Adam(policy.parameters(), lr=1e-4, eps=1e-12)
-    loader = DataLoader(TensorDataset(data.obs, data.act), batch_size=BATCH, shuffle=True, drop_last=True)
+    o, a, b, cfg = su.obs_dim, su.act_dim, su.batch, su.cfg
+    if su.method in ("bc", "dbc"):
+        net = plain_mlp([o, *cfg.hidden, a], nn.Tanh)
+    elif su.method == "ibc":
+        net = plain_mlp([o + a, *cfg.hidden, 1], nn.ReLU)
+        low, high = data.act.min(0).values, data.act.max(0).values
+    else:
+        from diffusers import DDPMScheduler
+
+        net = EpsNet(o, a, cfg.hidden, cfg.time_embed_dim)
+        scheduler = DDPMScheduler(num_train_timesteps=cfg.timesteps, beta_schedule="squaredcos_cap_v2")
+    dm = DiffusionModel(o, a, DMConfig(width=su.dm_width)) if su.method == "dbc" else None
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4, eps=1e-12)
+    loader = DataLoader(TensorDataset(data.obs, data.act), batch_size=b, shuffle=True, drop_last=True)
     done, start = 0, time.perf_counter()
     while done < updates:
         for obs, act in loader:
-            pred = policy(obs)
-            loss = F.mse_loss(pred, act)
-            if dm is not None:
-                t = torch.randint(0, 1000, (BATCH,))
-                noise = torch.randn(BATCH, obs_dim + act_dim)
-                agent = F.mse_loss(dm.net(dm.schedule.add_noise(torch.cat([obs, pred], 1), noise, t), t), noise)
-                expert = F.mse_loss(dm.net(dm.schedule.add_noise(torch.cat([obs, act], 1), noise, t), t), noise)
-                loss = loss + torch.clamp(agent - expert, min=0)
-                dm.zero_grad()
+            if su.method in ("bc", "dbc"):
+                pred = net(obs)
+                loss = F.mse_loss(pred, act)
+                if dm is not None:
+                    t = torch.randint(0, 1000, (b,))
+                    noise = torch.randn(b, o + a)
+                    agent = F.mse_loss(dm.net(dm.schedule.add_noise(torch.cat([obs, pred], 1), noise, t), t), noise)
+                    expert = F.mse_loss(dm.net(dm.schedule.add_noise(torch.cat([obs, act], 1), noise, t), t), noise)
+                    loss = loss + torch.clamp(agent - expert, min=0)
+                    dm.zero_grad()
+            elif su.method == "ibc":
+                n = cfg.counter_examples
+                negatives = low + (high - low) * torch.rand(b, n, a)
+                candidates = torch.cat([act.unsqueeze(1), negatives], 1)
+                rows = torch.cat([obs.unsqueeze(1).expand(-1, n + 1, -1), candidates], -1)
+                loss = F.cross_entropy(-net(rows).squeeze(-1), torch.zeros(b, dtype=torch.long))
+            else:
+                t = torch.randint(0, cfg.timesteps, (b,))
+                noise = torch.randn_like(act)
+                loss = F.mse_loss(net(scheduler.add_noise(act, noise, t), obs, t), noise)
             opt.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(policy.parameters(), 0.5)
+            nn.utils.clip_grad_norm_(net.parameters(), 0.5)
             opt.step()
             loss.item()
             done += 1
@@ -133,26 +202,67 @@ def plain_rate(method, sizes, data, updates: int) -> float:
     return done / (time.perf_counter() - start)
 
 
-def calibrate(method, sizes, data, seconds: float) -> int:
+def calibrate(su: Setup, data, seconds: float) -> int:
     """Updates that take about `seconds`, estimated from a short run of the plain loop."""
-    probe = max(5, int(20 * seconds))
-    rate = plain_rate(method, sizes, data, probe)
+    start = time.perf_counter()
+    probe = 5
+    rate = plain_rate(su, data, probe)
+    while time.perf_counter() - start < 0.2 * seconds:
+        probe *= 2
+        rate = plain_rate(su, data, probe)
     return max(10, int(rate * seconds))
 
 
-def trainer_row(task: str, method: str, sizes, rounds: int, seconds: float, rate: float, tmp: Path) -> dict:
+def trainer_row(su: Setup, rounds: int, seconds: float, rate: float, tmp: Path) -> dict:
     torch.manual_seed(0)
-    data = random_demos(sizes[0], sizes[1])
-    updates = calibrate(method, sizes, data, seconds)
+    data = random_demos(su.obs_dim, su.act_dim)
+    updates = calibrate(su, data, seconds)
     suite, plain = [], []
     for _ in range(rounds):
-        suite.append(suite_rate(method, sizes, data, updates, tmp))
-        plain.append(plain_rate(method, sizes, data, updates))
-    flops = update_flops(method, *sizes)
+        suite.append(suite_rate(su, data, updates, tmp))
+        plain.append(plain_rate(su, data, updates))
+    flops = update_flops(su)
     s, p = statistics.median(suite), statistics.median(plain)
-    return {"task": task, "method": method, "suite_updates_per_s": s, "plain_updates_per_s": p,
-            "speedup": s / p, "gflop_per_update": flops / 1e9, "matmul_bound_updates_per_s": rate / flops,
-            "fraction_of_bound": s * flops / rate}
+    return {"task": su.task, "method": su.method, "batch": su.batch, "suite_updates_per_s": s,
+            "plain_updates_per_s": p, "speedup": s / p, "gflop_per_update": flops / 1e9,
+            "matmul_bound_updates_per_s": rate / flops, "fraction_of_bound": s * flops / rate}
+
+
+def gail_row(task: str, rollouts: int, rounds: int, tiny: bool) -> dict:
+    """Env steps/s of GAIL's training (train_online; evaluation excluded) against SB3 PPO alone
+    with the same env, vectorisation, networks and optimisation, alternating."""
+    import tempfile
+
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from methods import gail
+
+    spec = envs.get_task(task)
+    cfg = resolve(CONFIG_DIR, "default", "gail", task)
+    if tiny:
+        cfg = dataclasses.replace(cfg, n_envs=2, n_steps=32, batch_size=32, epochs=1, policy_hidden=[16],
+                                  value_hidden=[16], disc_hidden=[16])
+    cfg = dataclasses.replace(cfg, env_steps=rollouts * cfg.rollout_size, bc_warm_start_epochs=0)
+    data = random_demos(spec.obs_dim, spec.act_dim)
+    ours, alone = [], []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, result = gail.train_online(cfg, task, data, seed=0, device="cpu", evaluate=lambda a: [],
+                                          eval_points=1, state_path=Path(tmp) / "state.pt", log=lambda *a: None)
+        ours.append(result.updates_per_second)
+        venv = DummyVecEnv([spec.make for _ in range(cfg.n_envs)])
+        model = PPO("MlpPolicy", venv, learning_rate=cfg.lr, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
+                    n_epochs=cfg.epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range,
+                    policy_kwargs=dict(net_arch=dict(pi=list(cfg.policy_hidden), vf=list(cfg.value_hidden)),
+                                       activation_fn=nn.Tanh), seed=0, device="cpu")
+        start = time.perf_counter()
+        model.learn(cfg.env_steps)
+        alone.append(cfg.env_steps / (time.perf_counter() - start))
+        venv.close()
+    g, p = statistics.median(ours), statistics.median(alone)
+    return {"task": task, "env_steps": cfg.env_steps, "n_envs": cfg.n_envs, "gail_env_steps_per_s": g,
+            "ppo_env_steps_per_s": p, "ratio": g / p}
 
 
 # ----------------------------------------------------------------------------- evaluation, latency
@@ -170,9 +280,9 @@ def raw_env_rate(task: str, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def eval_row(task: str, sizes, episodes: int, raw_steps: int) -> dict:
-    obs_dim, act_dim, hidden, _ = sizes
-    agent = bc.Policy(obs_dim, act_dim, hidden).eval()
+def eval_row(su: Setup, episodes: int, raw_steps: int) -> dict:
+    task, obs_dim, act_dim = su.task, su.obs_dim, su.act_dim
+    agent = bc.Policy(obs_dim, act_dim, su.cfg.hidden).eval()
     spec = envs.get_task(task).make()
     low, high = spec.action_space.low, spec.action_space.high
     policy = agent_policy(agent, Normalizer.empty(obs_dim), Normalizer.empty(act_dim), low, high,
@@ -188,17 +298,16 @@ def eval_row(task: str, sizes, episodes: int, raw_steps: int) -> dict:
     return {"task": task, "raw_env_steps_per_s": raw, "eval_env_steps_per_s": loop, "ratio": loop / raw}
 
 
-def latency_row(task: str, method: str, sizes, repeats: int) -> dict:
-    agent = build_agent(method, *sizes).eval()
-    out = {"task": task, "method": method}
+def latency_row(su: Setup, min_seconds: float) -> dict:
+    """Wall time of one `act` call (what each environment waits for its action), batch 1 and 10."""
+    agent = build_agent(su).eval()
+    if su.method == "ibc":  # the action box a trained model carries
+        agent.set_action_box(-torch.ones(su.act_dim), torch.ones(su.act_dim))
+    out = {"task": su.task, "method": su.method}
     for batch in (1, 10):
-        obs = torch.randn(batch, sizes[0])
-        with torch.inference_mode():
-            agent.act(obs)
-            start = time.perf_counter()
-            for _ in range(repeats):
-                agent.act(obs)
-        out[f"latency_ms_batch{batch}"] = (time.perf_counter() - start) / repeats * 1e3
+        obs = torch.randn(batch, su.obs_dim)
+        out[f"latency_ms_batch{batch}"] = 1e3 * latency_per_call(lambda: agent.act(obs), repeats=5,
+                                                                 min_seconds=min_seconds)
     return out
 
 
@@ -212,9 +321,9 @@ def peak_memory_mb(task: str, method: str, tiny: bool) -> float:
 def memory_probe(task: str, method: str, tiny: bool) -> None:
     import tempfile
 
-    sizes = (TINY_SIZES if tiny else PAPER_SIZES)[task]
+    su = setup(task, method, tiny)
     with tempfile.TemporaryDirectory() as tmp:
-        suite_rate(method, sizes, random_demos(sizes[0], sizes[1]), 20, Path(tmp))
+        suite_rate(su, random_demos(su.obs_dim, su.act_dim), 20, Path(tmp))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -231,10 +340,11 @@ def markdown(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", type=Path, default=Path("results/benchmark"))
-    p.add_argument("--tasks", nargs="+", default=list(PAPER_SIZES))
-    p.add_argument("--methods", nargs="+", default=["bc", "dbc"])
+    p.add_argument("--tasks", nargs="+", default=list(TASKS))
+    p.add_argument("--methods", nargs="+", default=list(TRAINERS))
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=2.0, help="target duration of each timed trainer run")
+    p.add_argument("--gail-rollouts", type=int, default=4, help="PPO rollouts per timed GAIL / PPO run (0: skip)")
     p.add_argument("--tiny", action="store_true", help="toy sizes, minimal work: checks the code paths only")
     p.add_argument("--memory-probe", nargs=2, metavar=("TASK", "METHOD"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -243,37 +353,45 @@ def main(argv=None) -> int:
         memory_probe(*args.memory_probe, args.tiny)
         return 0
 
-    sizes_of = TINY_SIZES if args.tiny else PAPER_SIZES
     if args.tiny:
-        args.rounds, args.seconds = 1, 0.05
+        args.rounds, args.seconds, args.gail_rollouts = 1, 0.05, min(args.gail_rollouts, 2)
     args.out.mkdir(parents=True, exist_ok=True)
     rate = matmul_rate(0.2 if args.tiny else 2.0)
     print(f"single-thread float32 matmul rate: {rate / 1e9:.1f} GFLOP/s", flush=True)
 
-    trainers, evals, latencies = [], [], []
+    trainers, evals, latencies, gails = [], [], [], []
     for task in args.tasks:
-        sizes = sizes_of[task]
         for method in args.methods:
-            row = trainer_row(task, method, sizes, args.rounds, args.seconds, rate, args.out)
+            su = setup(task, method, args.tiny)
+            row = trainer_row(su, args.rounds, args.seconds, rate, args.out)
             row["peak_rss_mb"] = peak_memory_mb(task, method, args.tiny)
             trainers.append(row)
-            latencies.append(latency_row(task, method, sizes, 5 if args.tiny else 200))
+            latencies.append(latency_row(su, 0.0 if args.tiny else 0.5))
             print(json.dumps(row), flush=True)
-        evals.append(eval_row(task, sizes, 2 if args.tiny else 20, 50 if args.tiny else 3000))
+        evals.append(eval_row(setup(task, "bc", args.tiny), 2 if args.tiny else 20, 50 if args.tiny else 3000))
         print(json.dumps(evals[-1]), flush=True)
+        if args.gail_rollouts > 0:
+            gails.append(gail_row(task, args.gail_rollouts, args.rounds, args.tiny))
+            print(json.dumps(gails[-1]), flush=True)
 
     text = "\n\n".join([
-        f"# DBC-Bench speed benchmark\n\nOne thread; matmul rate {rate / 1e9:.1f} GFLOP/s; batch {BATCH}; "
-        f"paper network sizes{' (TINY: code-path check, figures meaningless)' if args.tiny else ''}. "
+        f"# DBC-Bench speed benchmark\n\nOne thread; matmul rate {rate / 1e9:.1f} GFLOP/s; the paper budget's "
+        f"network and batch sizes{' (TINY: code-path check, figures meaningless)' if args.tiny else ''}. "
         f"Medians over {args.rounds} alternating rounds.",
         "## Training updates per second\n\n" + markdown(trainers, [
-            ("task", "task", ""), ("method", "method", ""), ("suite", "suite_updates_per_s", ".0f"),
-            ("plain loop", "plain_updates_per_s", ".0f"), ("speed-up", "speedup", ".2f"),
-            ("GFLOP/update", "gflop_per_update", ".3f"), ("matmul-bound", "matmul_bound_updates_per_s", ".0f"),
+            ("task", "task", ""), ("method", "method", ""), ("batch", "batch", ""),
+            ("suite", "suite_updates_per_s", ".0f"), ("plain loop", "plain_updates_per_s", ".0f"),
+            ("speed-up", "speedup", ".2f"), ("GFLOP/update", "gflop_per_update", ".3f"),
+            ("matmul-bound", "matmul_bound_updates_per_s", ".0f"),
             ("fraction of bound", "fraction_of_bound", ".2f"), ("peak RSS MB", "peak_rss_mb", ".0f")]),
         "## Evaluation env steps per second (BC policy in the loop, 10 envs) vs the raw env\n\n" + markdown(evals, [
             ("task", "task", ""), ("raw env", "raw_env_steps_per_s", ".0f"),
             ("evaluation loop", "eval_env_steps_per_s", ".0f"), ("ratio", "ratio", ".2f")]),
+        "## GAIL vs stable-baselines3 PPO alone (env steps per second, default-budget GAIL settings)\n\n"
+        + (markdown(gails, [
+            ("task", "task", ""), ("env steps", "env_steps", ""), ("envs", "n_envs", ""),
+            ("GAIL", "gail_env_steps_per_s", ".0f"), ("PPO alone", "ppo_env_steps_per_s", ".0f"),
+            ("ratio", "ratio", ".2f")]) if gails else "(skipped)"),
         "## Inference latency per action call (ms)\n\n" + markdown(latencies, [
             ("task", "task", ""), ("method", "method", ""), ("batch 1", "latency_ms_batch1", ".3f"),
             ("batch 10", "latency_ms_batch10", ".3f")]),
@@ -281,7 +399,8 @@ def main(argv=None) -> int:
     print(text)
     write_text_atomic(args.out / "benchmark.md", text)
     write_text_atomic(args.out / "benchmark.json", json.dumps(
-        {"matmul_flops": rate, "trainers": trainers, "evaluation": evals, "latency": latencies}, indent=2))
+        {"matmul_flops": rate, "trainers": trainers, "evaluation": evals, "gail": gails, "latency": latencies},
+        indent=2))
     return 0
 
 

@@ -18,12 +18,9 @@ import sys
 from pathlib import Path
 
 import scoring as sc
+from report_files import REPORT_FILES
 
-OUTPUTS = (
-    "scores.csv", "aggregates.csv", "main_table.md", "main_table.tex", "best_table.md",
-    "best_table.tex", "aggregate_intervals.pdf", "aggregate_intervals.png",
-    "per_task_scores.pdf", "per_task_scores.png", "cost_table.md", "cost_table.tex", "README.md", "improvement.csv",
-)
+OUTPUTS = REPORT_FILES
 REFERENCE_METHOD = "dbc"  # probability of improvement is reported for this method over each other
 
 # What each output shows, for the index page paper/<budget>/README.md.
@@ -32,7 +29,13 @@ INDEX = (
      "95% bootstrap CI) beside the paper's published numbers, and aggregate IQM / median / mean / "
      "optimality gap over tasks."),
     ("aggregate_intervals.png", "Aggregate normalised final scores with 95% stratified-bootstrap CIs (rliable)."),
+    ("performance_profiles.png", "Performance profiles (rliable score distributions): the fraction of "
+     "(run, task) normalised final scores above each threshold, with 95% stratified-bootstrap CI bands."),
+    ("improvement.png", "Probability that a DBC run beats a run of each other method on a random task, "
+     "with 95% CIs; an interval clear of 0.5 is a difference the seeds support."),
     ("per_task_scores.png", "Final score of every seed per task and method, with the paper's mean."),
+    ("learning_curves.png", "IQM over seeds of each evaluation during training (100 episodes each) "
+     "against the fraction of training done, per task, with 95% bootstrap CI bands."),
     ("best_table.md", "Best evaluation during training (optimistic, selected on the evaluation episodes; "
      "not the headline)."),
     ("cost_table.md", "Compute cost per task and method: training, DBC's pre-training, evaluation, "
@@ -40,6 +43,8 @@ INDEX = (
     ("scores.csv", "One row per run: raw and normalised final and best scores."),
     ("aggregates.csv", "The aggregate estimates and CIs as numbers."),
     ("improvement.csv", "Probability of improvement of DBC over each other method, with CIs."),
+    ("performance_profiles.csv", "The performance profiles and their CI bands as numbers."),
+    ("learning_curves.csv", "The learning curves' IQM and CIs as numbers (raw scores: success in [0, 1] or return)."),
 )
 
 
@@ -58,6 +63,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="keep only runs whose run.json budget equals this (default: all; mixed budgets are an error)")
     p.add_argument("--provenance", default="",
                    help="one line on the command and config that produced these runs (for README.md)")
+    p.add_argument("--latency", nargs="*", default=[],
+                   help="inference latency files per task and method (evaluate_policy.py --latency-out)")
     p.add_argument("--confidence", type=float, default=0.95, help="CI coverage (default 0.95)")
     p.add_argument("--unequal-seeds", choices=("error", "common"), default="error",
                    help="a method with different seed counts across tasks: fail (default) or "
@@ -111,6 +118,8 @@ def build_report(args) -> list[Path]:
         if kind == "final" and REFERENCE_METHOD in matrices and len(matrices) > 1:
             improvement = sc.probability_of_improvement(matrices, REFERENCE_METHOD, args.reps, args.seed, conf)
         aggs[kind] = sc.aggregate_scores(matrices, args.reps, args.seed, conf)
+        if kind == "final":
+            final_matrices = matrices
         agg_notes[kind] = notes
         tables[kind] = sc.per_task_table(runs, paper, args.reps, args.seed, kind=kind, confidence=conf)
 
@@ -151,12 +160,17 @@ def build_report(args) -> list[Path]:
             (agg_caption, agg_fmt, a_notes, f"tab:{name}_aggregates", 1),
         ])
 
-    costs = sc.format_cost_table(sc.cost_table(runs))
+    costs = sc.format_cost_table(sc.cost_table(runs, sc.load_latencies(args.latency)))
     cost_notes = [f"Hardware: {sc.hardware_note()}.",
                   "Times are per seed (means over seeds) from each run's timing.json: training excludes "
                   "evaluation; evaluation covers every evaluation during training. Pre-training is DBC's "
                   "diffusion model, one per task shared by all seeds; the total charges each seed an equal "
-                  "share of it. Jobs that ran side by side on a shared machine run slower than alone."]
+                  "share of it. Jobs that ran side by side on a shared machine run slower than alone. "
+                  "For GAIL, which learns online, updates/s are environment steps per second of training.",
+                  "Latency: median wall time of one call of the first seed's final policy (normalisation "
+                  "included) on one environment's observation, and on a batch of the evaluation "
+                  "environments' observations (the time each of them waits for its action); '-' where not "
+                  "measured (evaluate_policy.py --latency-out)."]
     docs["cost_table.md"] = _document_md(f"DBC-Bench: compute cost{suffix}", [
         (f"Cost per task and method{suffix}", sc.markdown_table(costs), cost_notes)])
     docs["cost_table.tex"] = _document_tex(f"DBC-Bench: compute cost{suffix}", [
@@ -183,7 +197,18 @@ def build_report(args) -> list[Path]:
                sc.atomic_write_csv(aggs["final"], out / "aggregates.csv"),
                sc.atomic_write_csv(improvement, out / "improvement.csv")]
     written += [sc.atomic_write_text(out / name, text) for name, text in docs.items()]
+    profiles = sc.performance_profiles(final_matrices, sc.profile_thresholds(final_matrices), args.reps,
+                                       args.seed, conf)
+    curves = sc.learning_curve_intervals(sc.load_curves(runs), args.reps, args.seed, conf)
+    written += [sc.atomic_write_csv(profiles, out / "performance_profiles.csv"),
+                sc.atomic_write_csv(curves, out / "learning_curves.csv")]
     palette = sc.method_palette(runs["method"].unique())
+    written += sc.plot_performance_profiles(profiles, palette, out / "performance_profiles",
+                                            title=args.title or None, confidence=conf)
+    written += sc.plot_improvement(improvement, palette, out / "improvement", title=args.title or None,
+                                   confidence=conf)
+    written += sc.plot_learning_curves(curves, runs.groupby("task")["metric"].first().to_dict(), palette,
+                                       out / "learning_curves", title=args.title or None, confidence=conf)
     written += sc.plot_aggregate_intervals(aggs["final"], palette, out / "aggregate_intervals",
                                            title=args.title or None, confidence=conf)
     written += sc.plot_per_task_scores(runs, palette, out / "per_task_scores", kind="final",

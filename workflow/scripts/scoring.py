@@ -42,6 +42,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+import scipy.stats  # noqa: E402
 import yaml  # noqa: E402
 from rliable import library as rly  # noqa: E402
 from rliable import metrics as rlm  # noqa: E402
@@ -206,6 +207,14 @@ def _episode_scores(frame: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     return values
 
 
+def load_curve(run_dir: str | os.PathLike, metric: str) -> pd.Series:
+    """A run's evaluations during training (eval_curve.csv): mean `metric` per update, by update."""
+    path = Path(run_dir) / "eval_curve.csv"
+    frame = _read_csv(path, ["update", metric])
+    updates = _numeric(frame, "update", path)
+    return pd.Series(_episode_scores(frame, metric, path)).groupby(updates).mean().sort_index()
+
+
 def load_run(run_dir: str | os.PathLike, references: Mapping[str, dict]) -> dict:
     """One run directory -> one row of the per-run table (see RUN_COLUMNS)."""
     run_dir = Path(run_dir)
@@ -235,11 +244,7 @@ def load_run(run_dir: str | os.PathLike, references: Mapping[str, dict]) -> dict
     final_path = run_dir / "eval_final.csv"
     final = _episode_scores(_read_csv(final_path, [metric]), metric, final_path)
 
-    curve_path = run_dir / "eval_curve.csv"
-    curve_frame = _read_csv(curve_path, ["update", metric])
-    updates = _numeric(curve_frame, "update", curve_path)
-    per_update = (pd.Series(_episode_scores(curve_frame, metric, curve_path))
-                  .groupby(updates).mean().sort_index())
+    per_update = load_curve(run_dir, metric)
     best_update = per_update.idxmax()
 
     final_raw = float(final.mean())
@@ -310,9 +315,25 @@ def hardware_note() -> str:
     return f"{cpu}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
 
 
-def cost_table(df: pd.DataFrame) -> pd.DataFrame:
+def load_latencies(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Inference latency files (evaluate_policy.py --latency-out): task, method, batch,
+    latency_ms_batch1, latency_ms_batched."""
+    rows = []
+    for path in map(Path, paths):
+        record = _read_json(path)
+        row = {key: record.get(key) for key in ("task", "method")}
+        for key in ("batch", "latency_ms_batch1", "latency_ms_batched"):
+            row[key] = _finite_number(record.get(key), path, key)
+        if None in (row["task"], row["method"]):
+            raise ReportError(f"{path}: missing field 'task' or 'method'")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["task", "method", "batch", "latency_ms_batch1", "latency_ms_batched"])
+
+
+def cost_table(df: pd.DataFrame, latencies: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per task and method, means over seeds of each run's timing.json; DBC's diffusion-model
-    pre-training (one model per task, shared by its seeds) is listed and added to its total."""
+    pre-training (one model per task, shared by its seeds) is listed and added to its total.
+    With `latencies` (load_latencies), the inference latency per action of each task and method."""
     rows = []
     for run_dir in df["run_dir"]:
         run_dir = Path(run_dir)
@@ -335,7 +356,9 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
              .reset_index())
     # Total per seed: its own job plus an equal share of the task's shared pre-training.
     table["total_min_per_seed"] = (table["wall_s"] + table["pretrain_s"] / table["seeds"]) / 60
-    return table
+    if latencies is None:
+        latencies = pd.DataFrame(columns=["task", "method", "batch", "latency_ms_batch1", "latency_ms_batched"])
+    return table.merge(latencies, on=["task", "method"], how="left")
 
 
 def format_cost_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -347,6 +370,9 @@ def format_cost_table(table: pd.DataFrame) -> pd.DataFrame:
         "Evaluation (s/seed)": [_num(x, 0) for x in table["eval_s"]],
         "Updates/s": [_num(x, 0) for x in table["updates_per_s"]],
         "Peak RSS (MB)": [_num(x, 0) for x in table["peak_rss_mb"]],
+        "Latency (ms/action, 1 env)": [_num(x, 3) for x in table["latency_ms_batch1"]],
+        "Latency (ms/batch)": ["-" if pd.isna(x) else f"{_num(x, 2)} ({int(b)} envs)"
+                               for x, b in zip(table["latency_ms_batched"], table["batch"])],
         "Total (min/seed)": [_num(x, 1) for x in table["total_min_per_seed"]],
     })
 
@@ -527,6 +553,88 @@ def aggregate_scores(matrices: Mapping[str, np.ndarray], reps: int, seed: int,
             rows.append({"method": method, "metric": metric, "estimate": float(point[i]),
                          "ci_low": float(interval[0, i]), "ci_high": float(interval[1, i])})
     return pd.DataFrame(rows, columns=["method", "metric", "estimate", "ci_low", "ci_high"])
+
+
+def score_distribution(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Fraction of all scores above each threshold: rliable's `score_distributions` in one
+    vectorised expression (the bootstrap calls it once per replication)."""
+    return np.mean(np.reshape(scores, (-1, 1)) > np.reshape(thresholds, (1, -1)), axis=0)
+
+
+def performance_profiles(matrices: Mapping[str, np.ndarray], thresholds: np.ndarray, reps: int, seed: int,
+                         confidence: float = 0.95) -> pd.DataFrame:
+    """rliable score distributions: per method and threshold tau, the fraction of (run, task)
+    normalised scores above tau, with stratified-bootstrap CIs (one seeded call per method).
+    Columns: method, tau, estimate, ci_low, ci_high."""
+    thresholds = np.asarray(thresholds, dtype=float)
+    rows = []
+    for method in order_methods(matrices.keys()):
+        point, ci = bootstrap(matrices[method], lambda x: score_distribution(x, thresholds),
+                              reps, seed, confidence)
+        rows += [{"method": method, "tau": float(t), "estimate": float(e), "ci_low": float(lo),
+                  "ci_high": float(hi)} for t, e, lo, hi in zip(thresholds, point, ci[0], ci[1])]
+    return pd.DataFrame(rows, columns=["method", "tau", "estimate", "ci_low", "ci_high"])
+
+
+def profile_thresholds(matrices: Mapping[str, np.ndarray], points: int = 101) -> np.ndarray:
+    """Thresholds from 0 to the largest normalised score (at least 1), where every profile has
+    fallen to 0."""
+    top = max([1.0] + [float(np.max(m)) for m in matrices.values()])
+    return np.linspace(0.0, top, points)
+
+
+def load_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """The evaluation curves of the runs in the per-run table, one row per run and evaluation:
+    task, method, seed, point (0, 1, ...), update, fraction (update / the run's last update, so
+    methods counting updates and env steps share an axis) and raw score (success in [0, 1] or
+    return)."""
+    rows = []
+    for run in runs.itertuples():
+        curve = load_curve(run.run_dir, run.metric)
+        last = float(curve.index[-1])
+        for point, (update, raw) in enumerate(curve.items()):
+            rows.append({"task": run.task, "method": run.method, "seed": run.seed, "point": point,
+                         "update": update, "fraction": float(update) / last if last > 0 else 1.0,
+                         "raw": float(raw)})
+    return pd.DataFrame(rows, columns=["task", "method", "seed", "point", "update", "fraction", "raw"])
+
+
+def learning_curve_intervals(curves: pd.DataFrame, reps: int, seed: int,
+                             confidence: float = 0.95) -> pd.DataFrame:
+    """Per task and method, the IQM over seeds of the raw score at each evaluation point, with a
+    stratified-bootstrap CI (seeds resampled independently per point, as in rliable's learning
+    curves). Columns: task, method, point, fraction, estimate, ci_low, ci_high."""
+    for (task, method), sub in curves.groupby(["task", "method"], sort=False):
+        counts = sub.groupby("seed")["point"].count()
+        if counts.nunique() > 1:
+            raise ReportError(f"{task}/{method}: seeds were evaluated at different numbers of points "
+                              f"({counts.to_dict()}); their curves cannot be pooled")
+    frames = []
+    for method in order_methods(curves["method"].unique()):
+        sub = curves[curves["method"] == method]
+        # One bootstrap call per method over all its (task, point) columns when every task has
+        # the same number of seeds (each column is resampled on its own either way), else per task.
+        same_seeds = sub.groupby("task")["seed"].nunique().nunique() == 1
+        groups = [sub] if same_seeds else [g for _, g in sub.groupby("task", sort=False)]
+        frames += [_curve_iqm(group, reps, seed, confidence) for group in groups]
+    columns = ["task", "method", "point", "fraction", "estimate", "ci_low", "ci_high"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def _curve_iqm(curves: pd.DataFrame, reps: int, seed: int, confidence: float) -> pd.DataFrame:
+    """IQM and CI per (task, point) column of one method's curves; seeds are matched by rank."""
+    curves = curves.assign(rank=curves.groupby("task")["seed"].rank(method="dense").astype(int))
+    table = curves.pivot(index="rank", columns=["task", "point"], values="raw")
+    fractions = curves.groupby(["task", "point"])["fraction"].mean()
+    point, ci = bootstrap(table.to_numpy(float),
+                          # rliable's IQM (a 25% trimmed mean) of every column at once
+                          lambda x: scipy.stats.trim_mean(x, proportiontocut=0.25, axis=0),
+                          reps, seed, confidence)
+    out = pd.DataFrame(list(table.columns), columns=["task", "point"])
+    out["method"] = curves["method"].iloc[0]
+    out["fraction"] = [fractions[key] for key in table.columns]
+    out["estimate"], out["ci_low"], out["ci_high"] = point, ci[0], ci[1]
+    return out
 
 
 # --------------------------------------------------------------------------- tables
@@ -792,4 +900,79 @@ def plot_per_task_scores(df: pd.DataFrame, palette: Mapping[str, tuple], stem: s
         head = "Final score per task" if kind == "final" else "Best score during training per task"
         fig.suptitle(f"{head} ({title})" if title else head, fontsize=11)
         fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return _save_pdf_png(fig, stem)
+
+
+def plot_performance_profiles(profiles: pd.DataFrame, palette: Mapping[str, tuple], stem: str | os.PathLike,
+                              title: str | None = None, confidence: float = 0.95) -> list[Path]:
+    """Score distributions (fraction of runs with normalised score > tau) per method, with the
+    bootstrap CI as a band. Writes `<stem>.pdf` and `<stem>.png`."""
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(5.2, 3.6))
+        for method in order_methods(profiles["method"].unique()):
+            sub = profiles[profiles["method"] == method]
+            ax.plot(sub["tau"], sub["estimate"], color=palette[method], linewidth=2, label=method_label(method))
+            ax.fill_between(sub["tau"], sub["ci_low"], sub["ci_high"], color=palette[method], alpha=0.2,
+                            linewidth=0)
+        ax.set_xlabel(r"normalised score $\tau$")
+        ax.set_ylabel(r"fraction of runs with score $> \tau$")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(frameon=False, fontsize=8, loc="lower left")
+        head = f"Performance profiles, {confidence * 100:g}% CI bands"
+        ax.set_title(f"{head} ({title})" if title else head, fontsize=10)
+        fig.tight_layout()
+    return _save_pdf_png(fig, stem)
+
+
+def plot_improvement(improvement: pd.DataFrame, palette: Mapping[str, tuple], stem: str | os.PathLike,
+                     title: str | None = None, confidence: float = 0.95) -> list[Path]:
+    """P(method > other) for each compared pair: the CI as a bar in the other method's colour,
+    the estimate as a tick, and 0.5 (no difference) as a dashed line."""
+    n = len(improvement)
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(5.2, 0.55 * max(n, 1) + 1.4))
+        for i, r in enumerate(improvement.itertuples()):
+            y = n - 1 - i
+            ax.barh(y, r.ci_high - r.ci_low, left=r.ci_low, height=0.6, color=palette[r.other], alpha=0.8)
+            ax.vlines(r.estimate, y - 0.3, y + 0.3, color="black", linewidth=1.5)
+        ax.axvline(0.5, color="dimgray", linestyle="--", linewidth=1)
+        ax.set_yticks(range(n))
+        ax.set_yticklabels([f"P({method_label(r.method)} > {method_label(r.other)})"
+                            for r in reversed(list(improvement.itertuples()))])
+        ax.set_xlim(0, 1)
+        ax.set_ylim(-0.6, max(n, 1) - 0.4)
+        ax.set_xlabel("probability of improvement")
+        ax.grid(axis="y", visible=False)
+        head = f"Probability of improvement, {confidence * 100:g}% CIs"
+        ax.set_title(f"{head} ({title})" if title else head, fontsize=10)
+        fig.tight_layout()
+    return _save_pdf_png(fig, stem)
+
+
+def plot_learning_curves(intervals: pd.DataFrame, metrics: Mapping[str, str], palette: Mapping[str, tuple],
+                         stem: str | os.PathLike, title: str | None = None,
+                         confidence: float = 0.95) -> list[Path]:
+    """One panel per task: the IQM over seeds at each evaluation during training against the
+    fraction of training done, with the bootstrap CI as a band. `metrics` maps task -> metric."""
+    tasks = order_tasks(intervals["task"].unique())
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.2 * max(len(tasks), 1), 3.4), squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            at_task = intervals[intervals["task"] == task]
+            scale = display_scale(metrics[task])
+            for method in order_methods(at_task["method"].unique()):
+                sub = at_task[at_task["method"] == method].sort_values("point")
+                ax.plot(sub["fraction"], sub["estimate"] * scale, marker="o", markersize=3,
+                        color=palette[method], label=method_label(method))
+                ax.fill_between(sub["fraction"], sub["ci_low"] * scale, sub["ci_high"] * scale,
+                                color=palette[method], alpha=0.2, linewidth=0)
+            ax.set_title(task_label(task), fontsize=10)
+            ax.set_xlabel("fraction of training")
+            ax.set_ylabel("success rate (%)" if metrics[task] == "success" else "return")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), frameon=False,
+                   bbox_to_anchor=(0.5, -0.02), fontsize=8)
+        head = f"IQM over seeds during training, {confidence * 100:g}% CI bands"
+        fig.suptitle(f"{head} ({title})" if title else head, fontsize=11)
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
     return _save_pdf_png(fig, stem)
