@@ -29,3 +29,19 @@ def test_update_flops_hand_counted():
     ibc = dataclasses.replace(ibc, cfg=dataclasses.replace(ibc.cfg, hidden=[8], batch_size=4, counter_examples=3))
     # the state half once per state (4 x 6 x 8), the action half and the output per candidate (16 rows)
     assert benchmark.update_flops(ibc) == 3 * 2 * (4 * 6 * 8 + 16 * 2 * 8 + 16 * 8 * 1)
+
+
+def test_dag_time_breakdown_per_rule_and_method(tmp_path, capsys):
+    import dag_time
+
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for rel, wall, cpu in (("train/maze/bc/seed1.tsv", 100, 90), ("train/walker/bc/seed1.tsv", 50, 45),
+                           ("train/maze/dbc/seed1.tsv", 200, 190), ("report.tsv", 10, 5)):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{wall}\t0:00:00\t300\t0\t0\t0\t0\t0\t0\t{cpu}\n")
+    assert dag_time.main([str(tmp_path), "--cores", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| train: bc | 2 | 150 | 75 | 100 | 135 | 300 |" in out
+    assert "| train: dbc | 1 | 200 |" in out and "| report | 1 | 10 |" in out
+    assert "4 jobs; job wall time 6.0 min in all, 3.0 min at 2 jobs side by side" in out
