@@ -14,6 +14,8 @@ def test_benchmark_tiny_runs_every_path(tmp_path):
     assert report["evaluation"][0]["eval_env_steps_per_s"] > 0
     assert report["gail"][0]["gail_env_steps_per_s"] > 0 and report["gail"][0]["ppo_env_steps_per_s"] > 0
     assert all(r["latency_ms_batch10"] > 0 for r in report["latency"])
+    assert [r["method"] for r in report["stacked_seeds"]] == ["bc", "dbc"]
+    assert all(r["stacked_seed_updates_per_s"] > 0 for r in report["stacked_seeds"])
     text = (tmp_path / "benchmark.md").read_text()
     assert "Training updates per second" in text and "GAIL vs stable-baselines3 PPO" in text
 

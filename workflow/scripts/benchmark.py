@@ -228,6 +228,62 @@ def trainer_row(su: Setup, rounds: int, seconds: float, rate: float, tmp: Path) 
             "matmul_bound_updates_per_s": rate / flops, "fraction_of_bound": s * flops / rate}
 
 
+def stacked_rate(su: Setup, data, updates: int, seeds: int) -> float:
+    """Seed-updates/s of `seeds` BC/DBC policies trained together in one process: weights stacked
+    on a leading seed axis (batched matmuls), each seed its own minibatch, per-seed gradient
+    clipping, one fused Adam over the stacks, and for DBC one pass of the shared frozen diffusion
+    model over all seeds' pairs. The candidate design for training a method's seeds together."""
+    o, a, b = su.obs_dim, su.act_dim, su.batch
+    dims = [o, *su.cfg.hidden, a]
+    weights = [nn.init.orthogonal_(torch.empty(seeds, n_in, n_out)) for n_in, n_out in zip(dims[:-1], dims[1:])]
+    biases = [torch.zeros(seeds, 1, n_out) for n_out in dims[1:]]
+    params = [p.requires_grad_() for p in weights + biases]
+    opt = torch.optim.Adam(params, lr=1e-4, eps=1e-12, fused=True)
+    dm = DiffusionModel(o, a, DMConfig(width=su.dm_width)).requires_grad_(False) if su.method == "dbc" else None
+    start = time.perf_counter()
+    for _ in range(updates):
+        idx = torch.randint(len(data), (seeds, b))
+        obs, act = data.obs[idx], data.act[idx]
+        x = obs
+        for k, (w, bias) in enumerate(zip(weights, biases)):
+            x = torch.baddbmm(bias, x, w)
+            if k < len(weights) - 1:
+                x = torch.tanh(x)
+        loss = ((x - act) ** 2).mean(dim=(1, 2))
+        if dm is not None:
+            t = dm.schedule.antithetic_timesteps(seeds * b, obs.device)
+            noise = torch.randn(seeds * b, o + a)
+            expert_pair = torch.cat([obs, act], -1).reshape(seeds * b, -1)
+            agent_pair = torch.cat([obs, x], -1).reshape(seeds * b, -1)
+            with torch.no_grad():
+                expert = ((dm.net(dm.schedule.add_noise(expert_pair, noise, t), t) - noise) ** 2)
+            agent = ((dm.net(dm.schedule.add_noise(agent_pair, noise, t), t) - noise) ** 2)
+            loss = loss + (agent.reshape(seeds, -1).mean(1) - expert.reshape(seeds, -1).mean(1)).clamp_min(0)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        norms = torch.sqrt(sum((p.grad.reshape(seeds, -1) ** 2).sum(1) for p in params))
+        coef = (0.5 / (norms + 1e-6)).clamp(max=1.0)
+        for p in params:
+            p.grad.mul_(coef.view(seeds, *([1] * (p.dim() - 1))))
+        opt.step()
+        loss.sum().item()
+    return seeds * updates / (time.perf_counter() - start)
+
+
+def stacked_row(su: Setup, rounds: int, seconds: float, tmp: Path, seeds: int = 3) -> dict:
+    """Per-seed throughput of `seeds` stacked policies vs the suite's one-seed trainer, alternating."""
+    torch.manual_seed(0)
+    data = random_demos(su.obs_dim, su.act_dim)
+    updates = calibrate(su, data, seconds)
+    single, together = [], []
+    for _ in range(rounds):
+        single.append(suite_rate(su, data, updates, tmp))
+        together.append(stacked_rate(su, data, max(1, updates // seeds), seeds))
+    s, t = statistics.median(single), statistics.median(together)
+    return {"task": su.task, "method": su.method, "seeds": seeds, "one_seed_updates_per_s": s,
+            "stacked_seed_updates_per_s": t, "ratio": t / s}
+
+
 def gail_row(task: str, rollouts: int, rounds: int, tiny: bool) -> dict:
     """Env steps/s of GAIL's training (train_online; evaluation excluded) against SB3 PPO alone
     with the same env, vectorisation, networks and optimisation, alternating."""
@@ -359,7 +415,7 @@ def main(argv=None) -> int:
     rate = matmul_rate(0.2 if args.tiny else 2.0)
     print(f"single-thread float32 matmul rate: {rate / 1e9:.1f} GFLOP/s", flush=True)
 
-    trainers, evals, latencies, gails = [], [], [], []
+    trainers, evals, latencies, gails, stacked = [], [], [], [], []
     for task in args.tasks:
         for method in args.methods:
             su = setup(task, method, args.tiny)
@@ -368,6 +424,9 @@ def main(argv=None) -> int:
             trainers.append(row)
             latencies.append(latency_row(su, 0.0 if args.tiny else 0.5))
             print(json.dumps(row), flush=True)
+            if task == "maze" and method in ("bc", "dbc"):  # where the seeds-together target is set
+                stacked.append(stacked_row(su, args.rounds, args.seconds, args.out))
+                print(json.dumps(stacked[-1]), flush=True)
         evals.append(eval_row(setup(task, "bc", args.tiny), 2 if args.tiny else 20, 50 if args.tiny else 3000))
         print(json.dumps(evals[-1]), flush=True)
         if args.gail_rollouts > 0:
@@ -392,6 +451,12 @@ def main(argv=None) -> int:
             ("task", "task", ""), ("env steps", "env_steps", ""), ("envs", "n_envs", ""),
             ("GAIL", "gail_env_steps_per_s", ".0f"), ("PPO alone", "ppo_env_steps_per_s", ".0f"),
             ("ratio", "ratio", ".2f")]) if gails else "(skipped)"),
+        "## Seeds trained together: 3 stacked policies (batched matmuls, shared frozen diffusion model) vs "
+        "one seed, per-seed updates per second\n\n" + (markdown(stacked, [
+            ("task", "task", ""), ("method", "method", ""), ("seeds", "seeds", ""),
+            ("one seed (suite)", "one_seed_updates_per_s", ".0f"),
+            ("stacked, per seed", "stacked_seed_updates_per_s", ".0f"), ("ratio", "ratio", ".2f")])
+            if stacked else "(not measured: needs maze with bc or dbc)"),
         "## Inference latency per action call (ms)\n\n" + markdown(latencies, [
             ("task", "task", ""), ("method", "method", ""), ("batch 1", "latency_ms_batch1", ".3f"),
             ("batch 10", "latency_ms_batch10", ".3f")]),
@@ -399,7 +464,8 @@ def main(argv=None) -> int:
     print(text)
     write_text_atomic(args.out / "benchmark.md", text)
     write_text_atomic(args.out / "benchmark.json", json.dumps(
-        {"matmul_flops": rate, "trainers": trainers, "evaluation": evals, "gail": gails, "latency": latencies},
+        {"matmul_flops": rate, "trainers": trainers, "evaluation": evals, "gail": gails, "stacked_seeds": stacked,
+         "latency": latencies},
         indent=2))
     return 0
 
