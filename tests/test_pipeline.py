@@ -47,6 +47,7 @@ def test_report_outputs_exist(smoke_run):
     assert all(f",{m}," in curves for m in CONFIG["methods"])
     index = (paper / "README.md").read_text()
     assert all(f"]({name})" in index for name in REPORT_FILES if name.endswith(".png"))
+    assert "(lambda_sweep/sensitivity.md)" in index and "(generalization.md)" in index
 
 
 def test_generalization_target(smoke_run):

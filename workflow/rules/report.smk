@@ -55,4 +55,5 @@ rule report:
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
         "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
-        "--latency {input.latency} --title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"
+        "--latency {input.latency} --with-experiments --title '{params.title}' --provenance '{params.provenance}' "
+        "> {log} 2>&1"

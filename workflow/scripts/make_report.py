@@ -47,6 +47,17 @@ INDEX = (
     ("learning_curves.csv", "The learning curves' IQM and CIs as numbers (raw scores: success in [0, 1] or return)."),
 )
 
+# The experiment targets' outputs beside the main report (make_report --with-experiments).
+EXPERIMENTS_INDEX = (
+    ("generalization", "FetchPick policies evaluated at noise ratios 1 to 2 beside the paper's table "
+     "(generalization.png: success against the ratio).", "generalization.md"),
+    ("ablation", "DBC with and without the expert-loss normalisation, with P(DBC > ablated).", "ablation/README.md"),
+    ("regularization", "BC, L2-regularised BC and DBC: does DBC's gain exceed plain regularisation?",
+     "regularization/README.md"),
+    ("lambda_sweep", "DBC over the authors' lambda_DM grid (lambda_sweep/sensitivity.png: final score "
+     "against lambda_DM).", "lambda_sweep/sensitivity.md"),
+)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -65,6 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="one line on the command and config that produced these runs (for README.md)")
     p.add_argument("--latency", nargs="*", default=[],
                    help="inference latency files per task and method (evaluate_policy.py --latency-out)")
+    p.add_argument("--with-experiments", action="store_true",
+                   help="README.md also links the experiment targets' outputs (the main report)")
     p.add_argument("--confidence", type=float, default=0.95, help="CI coverage (default 0.95)")
     p.add_argument("--unequal-seeds", choices=("error", "common"), default="error",
                    help="a method with different seed counts across tasks: fail (default) or "
@@ -186,6 +199,10 @@ def build_report(args) -> list[Path]:
             index.append(f"![{name}]({name})\n")
         elif name.endswith(".md"):
             index.append(f"See [{name}]({name}) (LaTeX: {name[:-3]}.tex).\n")
+    if args.with_experiments:
+        index.append("## The paper's experiments (named targets; present once each has run)\n")
+        index += [f"- `snakemake --cores 8 {target}`: {what} See [{link}]({link}).\n"
+                  for target, what, link in EXPERIMENTS_INDEX]
     docs["README.md"] = "\n".join(part for part in index if part)
 
     out = Path(args.out)
