@@ -380,16 +380,30 @@ def memory_probe(task: str, method: str, tiny: bool) -> None:
     su = setup(task, method, tiny)
     with tempfile.TemporaryDirectory() as tmp:
         suite_rate(su, random_demos(su.obs_dim, su.act_dim), 20, Path(tmp))
+    # VmHWM belongs to this process image; getrusage's ru_maxrss would also count the parent's
+    # pages at fork time, which survive exec.
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                print(int(line.split()[1]) / 1024)
+                return
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 # ----------------------------------------------------------------------------- report
 
+def _rate(x: float) -> str:
+    """Three significant figures or whole numbers: 680, 61.4, 0.498."""
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}" if x >= 1 else f"{x:.3f}"
+
+
 def markdown(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """`columns`: (header, key, format spec or "rate" for _rate)."""
     lines = ["| " + " | ".join(h for h, _, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
-        lines.append("| " + " | ".join(format(r[k], f) if isinstance(r[k], float) else str(r[k])
-                                         for _, k, f in columns) + " |")
+        lines.append("| " + " | ".join((_rate(r[k]) if f == "rate" else format(r[k], f))
+                                         if isinstance(r[k], float) else str(r[k]) for _, k, f in columns) + " |")
     return "\n".join(lines)
 
 
@@ -439,9 +453,9 @@ def main(argv=None) -> int:
         f"Medians over {args.rounds} alternating rounds.",
         "## Training updates per second\n\n" + markdown(trainers, [
             ("task", "task", ""), ("method", "method", ""), ("batch", "batch", ""),
-            ("suite", "suite_updates_per_s", ".0f"), ("plain loop", "plain_updates_per_s", ".0f"),
+            ("suite", "suite_updates_per_s", "rate"), ("plain loop", "plain_updates_per_s", "rate"),
             ("speed-up", "speedup", ".2f"), ("GFLOP/update", "gflop_per_update", ".3f"),
-            ("matmul-bound", "matmul_bound_updates_per_s", ".0f"),
+            ("matmul-bound", "matmul_bound_updates_per_s", "rate"),
             ("fraction of bound", "fraction_of_bound", ".2f"), ("peak RSS MB", "peak_rss_mb", ".0f")]),
         "## Evaluation env steps per second (BC policy in the loop, 10 envs) vs the raw env\n\n" + markdown(evals, [
             ("task", "task", ""), ("raw env", "raw_env_steps_per_s", ".0f"),
