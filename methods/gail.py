@@ -599,6 +599,7 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
                 f"true return {row['true_return']:.3f}")
         new_window()
 
+    new_window()
     for end in [k * cfg.rollout_size for k in segment_ends(n_rollouts, [m // cfg.rollout_size for m in eval_at])]:
         if end <= model.num_timesteps:
             continue
@@ -607,16 +608,14 @@ def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int
         venv.seed(TRAIN_SEED_BASE + TRAIN_SEED_BLOCK * seed + int(model.num_timesteps))
         model._last_obs = None  # makes learn() reset the envs
         resume_clock()
-        if not window:
-            new_window()
         model.learn(total_timesteps=end - model.num_timesteps, callback=_RolloutEnd(on_rollout_end),
                     log_interval=None, reset_num_timesteps=False)
         pause()  # evaluation and saving are no training time
+        evaluated = bool(pending) and pending[0] <= model.num_timesteps
         while pending and pending[0] <= model.num_timesteps:
             pending.pop(0)
             run_evaluation()
-            clock["last_save"] = -math.inf
-        if end == total or time.perf_counter() - clock["last_save"] > checkpoint_seconds:
+        if evaluated or end == total or time.perf_counter() - clock["last_save"] > checkpoint_seconds:
             save_state()
     env.close()
     agent.eval()

@@ -12,6 +12,7 @@ under --out. `--tiny` runs every code path at toy sizes without timing anything 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import statistics
@@ -19,13 +20,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-import dataclasses
 
 import envs
 from methods import bc, dbc, get_method
@@ -202,6 +202,16 @@ def plain_rate(su: Setup, data, updates: int) -> float:
     return done / (time.perf_counter() - start)
 
 
+def alternating_medians(rounds: int, *variants: Callable[[], float]) -> list[float]:
+    """Each variant's median over `rounds`, run in turn (A, B, A, B, ...) so that machine drift
+    hits all of them alike."""
+    results: list[list[float]] = [[] for _ in variants]
+    for _ in range(rounds):
+        for out, run in zip(results, variants):
+            out.append(run())
+    return [statistics.median(r) for r in results]
+
+
 def calibrate(su: Setup, data, seconds: float) -> int:
     """Updates that take about `seconds`, estimated from a short run of the plain loop."""
     start = time.perf_counter()
@@ -217,12 +227,9 @@ def trainer_row(su: Setup, rounds: int, seconds: float, rate: float, tmp: Path) 
     torch.manual_seed(0)
     data = random_demos(su.obs_dim, su.act_dim)
     updates = calibrate(su, data, seconds)
-    suite, plain = [], []
-    for _ in range(rounds):
-        suite.append(suite_rate(su, data, updates, tmp))
-        plain.append(plain_rate(su, data, updates))
+    s, p = alternating_medians(rounds, lambda: suite_rate(su, data, updates, tmp),
+                               lambda: plain_rate(su, data, updates))
     flops = update_flops(su)
-    s, p = statistics.median(suite), statistics.median(plain)
     return {"task": su.task, "method": su.method, "batch": su.batch, "suite_updates_per_s": s,
             "plain_updates_per_s": p, "speedup": s / p, "gflop_per_update": flops / 1e9,
             "matmul_bound_updates_per_s": rate / flops, "fraction_of_bound": s * flops / rate}
@@ -275,11 +282,8 @@ def stacked_row(su: Setup, rounds: int, seconds: float, tmp: Path, seeds: int = 
     torch.manual_seed(0)
     data = random_demos(su.obs_dim, su.act_dim)
     updates = calibrate(su, data, seconds)
-    single, together = [], []
-    for _ in range(rounds):
-        single.append(suite_rate(su, data, updates, tmp))
-        together.append(stacked_rate(su, data, max(1, updates // seeds), seeds))
-    s, t = statistics.median(single), statistics.median(together)
+    s, t = alternating_medians(rounds, lambda: suite_rate(su, data, updates, tmp),
+                               lambda: stacked_rate(su, data, max(1, updates // seeds), seeds))
     return {"task": su.task, "method": su.method, "seeds": seeds, "one_seed_updates_per_s": s,
             "stacked_seed_updates_per_s": t, "ratio": t / s}
 
@@ -301,12 +305,14 @@ def gail_row(task: str, rollouts: int, rounds: int, tiny: bool) -> dict:
                                   value_hidden=[16], disc_hidden=[16])
     cfg = dataclasses.replace(cfg, env_steps=rollouts * cfg.rollout_size, bc_warm_start_epochs=0)
     data = random_demos(spec.obs_dim, spec.act_dim)
-    ours, alone = [], []
-    for _ in range(rounds):
+
+    def with_gail() -> float:
         with tempfile.TemporaryDirectory() as tmp:
             _, result = gail.train_online(cfg, task, data, seed=0, device="cpu", evaluate=lambda a: [],
                                           eval_points=1, state_path=Path(tmp) / "state.pt", log=lambda *a: None)
-        ours.append(result.updates_per_second)
+        return result.updates_per_second
+
+    def ppo_alone() -> float:
         venv = DummyVecEnv([spec.make for _ in range(cfg.n_envs)])
         model = PPO("MlpPolicy", venv, learning_rate=cfg.lr, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
                     n_epochs=cfg.epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range,
@@ -314,9 +320,11 @@ def gail_row(task: str, rollouts: int, rounds: int, tiny: bool) -> dict:
                                        activation_fn=nn.Tanh), seed=0, device="cpu")
         start = time.perf_counter()
         model.learn(cfg.env_steps)
-        alone.append(cfg.env_steps / (time.perf_counter() - start))
+        rate = cfg.env_steps / (time.perf_counter() - start)
         venv.close()
-    g, p = statistics.median(ours), statistics.median(alone)
+        return rate
+
+    g, p = alternating_medians(rounds, with_gail, ppo_alone)
     return {"task": task, "env_steps": cfg.env_steps, "n_envs": cfg.n_envs, "gail_env_steps_per_s": g,
             "ppo_env_steps_per_s": p, "ratio": g / p}
 

@@ -356,8 +356,7 @@ def cost_table(df: pd.DataFrame, latencies: pd.DataFrame | None = None) -> pd.Da
              .reset_index())
     # Total per seed: its own job plus an equal share of the task's shared pre-training.
     table["total_min_per_seed"] = (table["wall_s"] + table["pretrain_s"] / table["seeds"]) / 60
-    if latencies is None:
-        latencies = pd.DataFrame(columns=["task", "method", "batch", "latency_ms_batch1", "latency_ms_batched"])
+    latencies = load_latencies([]) if latencies is None else latencies
     return table.merge(latencies, on=["task", "method"], how="left")
 
 
