@@ -10,8 +10,9 @@ def test_benchmark_tiny_runs_every_path(tmp_path):
     report = json.loads((tmp_path / "benchmark.json").read_text())
     assert [r["method"] for r in report["trainers"]] == ["bc", "dbc", "ibc", "diffusion_policy"]
     assert all(r["suite_updates_per_s"] > 0 and r["plain_updates_per_s"] > 0 and r["peak_rss_mb"] > 0
-               for r in report["trainers"])
-    assert report["evaluation"][0]["eval_env_steps_per_s"] > 0
+               and r["gemm_bound_updates_per_s"] > 0 for r in report["trainers"])
+    evaluation = report["evaluation"][0]
+    assert evaluation["eval_env_steps_per_s"] > 0 and evaluation["replay_steps_per_s"] > 0
     assert report["gail"][0]["gail_env_steps_per_s"] > 0 and report["gail"][0]["ppo_env_steps_per_s"] > 0
     assert all(r["latency_ms_batch10"] > 0 for r in report["latency"])
     assert [r["method"] for r in report["stacked_seeds"]] == ["bc", "dbc"]
@@ -24,6 +25,9 @@ def test_update_flops_hand_counted():
     bc = benchmark.setup("maze", "bc", tiny=False)
     bc = dataclasses.replace(bc, cfg=dataclasses.replace(bc.cfg, hidden=[256], batch_size=128))
     assert benchmark.update_flops(bc) == 3 * 2 * 128 * (6 * 256 + 256 * 2)
+    # per layer: forward [B x in] @ [in x out], weight gradient [in x B] @ [B x out], input gradient
+    assert benchmark.update_gemms(bc) == [(128, 6, 256), (6, 128, 256), (128, 256, 6),
+                                          (128, 256, 2), (256, 128, 2), (128, 2, 256)]
     dbc = benchmark.setup("maze", "dbc", tiny=False)
     dbc = dataclasses.replace(dbc, cfg=dataclasses.replace(dbc.cfg, hidden=[256], batch_size=128))
     assert benchmark.update_flops(dbc) > benchmark.update_flops(bc)

@@ -2,7 +2,8 @@
 PyTorch loop of the same maths, at each task's paper network sizes and batch sizes (the `paper`
 budget's configs), on one thread; evaluation against the raw env step rate; GAIL against
 stable-baselines3 PPO alone; inference latency and peak memory per method; every trainer as a
-fraction of the matmul-bound limit.
+fraction of two matmul-bound limits: the machine's peak GEMM rate, and the time the update's own
+matmuls take alone at their shapes (small matmuls run below the peak).
 
 The compared variants alternate (suite, plain, suite, plain, ...) so machine drift hits both
 alike; each figure is the median over rounds. Prints a Markdown table and writes it, with a CSV,
@@ -74,43 +75,81 @@ def setup(task: str, method: str, tiny: bool) -> Setup:
 
 # ----------------------------------------------------------------------------- FLOPs
 
-def mlp_flops(dims: list[int], rows: int) -> float:
-    """Multiply-adds x 2 of one forward pass through Linear layers of these widths."""
-    return sum(2.0 * rows * a * b for a, b in zip(dims[:-1], dims[1:]))
+def forward_gemms(dims: list[int], rows: int) -> list[tuple[int, int, int]]:
+    """(m, k, n) of each Linear layer's forward matmul, [m x k] @ [k x n]."""
+    return [(rows, a, b) for a, b in zip(dims[:-1], dims[1:])]
 
 
-def update_flops(su: Setup) -> float:
-    """The least matmul work one update needs: forward + backward (weights and inputs) of the
-    trained network, i.e. 3 x its forward. DBC adds the frozen model's forward on the agent and
+def trained_gemms(forward: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Forward, weight-gradient and input-gradient matmul of each trained layer."""
+    return [shape for m, k, n in forward for shape in ((m, k, n), (k, m, n), (m, n, k))]
+
+
+def update_gemms(su: Setup) -> list[tuple[int, int, int]]:
+    """The least matmul work one update needs, as (m, k, n) shapes: forward + backward (weights
+    and inputs) of the trained network. DBC adds the frozen model's forward on the agent and
     expert pairs and its input-gradient backward on the agent pairs only (no weight gradients).
     Implicit BC's energy sees B x (N + 1) candidate actions but each state once (its first layer
     splits into a state and an action half). Diffusion Policy adds its timestep-embedding MLP."""
     o, a, b, cfg = su.obs_dim, su.act_dim, su.batch, su.cfg
     if su.method in ("bc", "dbc"):
-        total = 3 * mlp_flops([o, *cfg.hidden, a], b)
+        gemms = trained_gemms(forward_gemms([o, *cfg.hidden, a], b))
         if su.method == "dbc":
-            dm_dims = [o + a, su.dm_width, su.dm_width, su.dm_width, o + a]
-            total += 3 * mlp_flops(dm_dims, b)
-        return total
+            dm = forward_gemms([o + a, su.dm_width, su.dm_width, su.dm_width, o + a], b)
+            gemms += [shape for m, k, n in dm for shape in ((m, k, n), (m, n, k), (m, k, n))]
+        return gemms
     if su.method == "ibc":
         rows = b * (cfg.counter_examples + 1)
-        first = 2.0 * b * o * cfg.hidden[0] + 2.0 * rows * a * cfg.hidden[0]
-        return 3 * (first + mlp_flops([*cfg.hidden, 1], rows))
+        first = [(b, o, cfg.hidden[0]), (rows, a, cfg.hidden[0])]
+        return trained_gemms(first + forward_gemms([*cfg.hidden, 1], rows))
     if su.method == "diffusion_policy":
         e = cfg.time_embed_dim
-        return 3 * (mlp_flops([e, 2 * e, e], b) + mlp_flops([a + o + e, *cfg.hidden, a], b))
-    raise ValueError(f"no FLOP count for method '{su.method}'")
+        return trained_gemms(forward_gemms([e, 2 * e, e], b) + forward_gemms([a + o + e, *cfg.hidden, a], b))
+    raise ValueError(f"no matmul shapes for method '{su.method}'")
+
+
+def update_flops(su: Setup) -> float:
+    return sum(2.0 * m * k * n for m, k, n in update_gemms(su))
+
+
+def gemm_seconds(gemms: list[tuple[int, int, int]], seconds: float) -> float:
+    """Seconds the fastest pass over these matmuls takes on their own: the limit the hardware sets for an
+    update of exactly these shapes (small matmuls stay below the peak rate, which matmul_rate
+    measures at 1024 x 1024 x 1024). Operands are laid out and shared as in the update, because
+    both change the rate: a right operand is a weight stored as nn.Linear stores it (out x in,
+    used transposed), and a shape seen before, or its transpose, is the same tensor (a layer's
+    weight serves its forward and its input gradient), so large weights are reread from cache."""
+    stored: dict[tuple[int, int], torch.Tensor] = {}
+
+    def operand(rows: int, cols: int, weight: bool) -> torch.Tensor:
+        if (rows, cols) in stored:
+            return stored[rows, cols]
+        if (cols, rows) in stored:
+            return stored[cols, rows].t()
+        if weight:
+            stored[cols, rows] = torch.randn(cols, rows)
+            return stored[cols, rows].t()
+        stored[rows, cols] = torch.randn(rows, cols)
+        return stored[rows, cols]
+
+    operands = [(operand(m, k, weight=False), operand(k, n, weight=True)) for m, k, n in gemms]
+
+    def one_pass():
+        for x, w in operands:
+            torch.mm(x, w)
+
+    one_pass()
+    times: list[float] = []
+    while not times or sum(times) < seconds:
+        start = time.perf_counter()
+        one_pass()
+        times.append(time.perf_counter() - start)
+    return min(times)  # a limit: the fastest pass, which machine noise can only slow
 
 
 def matmul_rate(seconds: float) -> float:
-    """Single-thread float32 GEMM rate in FLOP/s (1024 x 1024 x 1024)."""
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    a @ b
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        n += 1
-    return n * 2 * 1024 ** 3 / (time.perf_counter() - start)
+    """The machine's single-thread float32 peak GEMM rate in FLOP/s (1024 x 1024 x 1024)."""
+    return 2.0 * 1024 ** 3 / gemm_seconds([(1024, 1024, 1024)], seconds)
 
 
 # ----------------------------------------------------------------------------- trainers
@@ -230,9 +269,11 @@ def trainer_row(su: Setup, rounds: int, seconds: float, rate: float, tmp: Path) 
     s, p = alternating_medians(rounds, lambda: suite_rate(su, data, updates, tmp),
                                lambda: plain_rate(su, data, updates))
     flops = update_flops(su)
+    gemm_time = gemm_seconds(update_gemms(su), seconds / 4)
     return {"task": su.task, "method": su.method, "batch": su.batch, "suite_updates_per_s": s,
             "plain_updates_per_s": p, "speedup": s / p, "gflop_per_update": flops / 1e9,
-            "matmul_bound_updates_per_s": rate / flops, "fraction_of_bound": s * flops / rate}
+            "matmul_bound_updates_per_s": rate / flops, "fraction_of_bound": s * flops / rate,
+            "gemm_bound_updates_per_s": 1.0 / gemm_time, "fraction_of_gemm_bound": s * gemm_time}
 
 
 def stacked_rate(su: Setup, data, updates: int, seeds: int) -> float:
@@ -345,21 +386,42 @@ def raw_env_rate(task: str, steps: int) -> float:
 
 
 def eval_row(su: Setup, episodes: int, raw_steps: int) -> dict:
+    """The evaluation loop with a BC policy against the raw env (random actions), and against the
+    same loop replaying the BC policy's recorded actions: identical trajectories, so identical
+    physics cost (contacts make some states dearer to simulate), with no policy to run. The
+    difference to the replay is the policy's own cost."""
     task, obs_dim, act_dim = su.task, su.obs_dim, su.act_dim
+    torch.manual_seed(0)  # the same (untrained) policy, hence the same trajectories, on every run
     agent = bc.Policy(obs_dim, act_dim, su.cfg.hidden).eval()
     spec = envs.get_task(task).make()
     low, high = spec.action_space.low, spec.action_space.high
     policy = agent_policy(agent, Normalizer.empty(obs_dim), Normalizer.empty(act_dim), low, high,
                           torch.device("cpu"))
-    raw = raw_env_rate(task, raw_steps)
     evaluator = Evaluator(task, 10)  # built once per run, outside the timed loop as in training
-    start = time.perf_counter()
-    rows = evaluator.run(policy, [10_000_000 + i for i in range(episodes)])
-    loop = sum(r["length"] for r in rows) / (time.perf_counter() - start)
+    seeds = [10_000_000 + i for i in range(episodes)]
+    recorded: list[np.ndarray] = []
+
+    def recording(obs: np.ndarray) -> np.ndarray:
+        recorded.append(policy(obs))
+        return recorded[-1]
+
+    evaluator.run(recording, seeds)
+
+    def loop_rate(make_policy) -> float:
+        act = make_policy()
+        start = time.perf_counter()
+        rows = evaluator.run(act, seeds)
+        return sum(r["length"] for r in rows) / (time.perf_counter() - start)
+
+    def replaying():
+        batches = iter(recorded)
+        return lambda obs: next(batches)
+
+    raw, replay, loop = alternating_medians(2, lambda: raw_env_rate(task, raw_steps),
+                                            lambda: loop_rate(replaying), lambda: loop_rate(lambda: policy))
     evaluator.close()
-    raw2 = raw_env_rate(task, raw_steps)
-    raw = statistics.median([raw, raw2])
-    return {"task": task, "raw_env_steps_per_s": raw, "eval_env_steps_per_s": loop, "ratio": loop / raw}
+    return {"task": task, "raw_env_steps_per_s": raw, "replay_steps_per_s": replay,
+            "eval_env_steps_per_s": loop, "ratio": loop / raw, "ratio_to_replay": loop / replay}
 
 
 def latency_row(su: Setup, min_seconds: float) -> dict:
@@ -464,10 +526,16 @@ def main(argv=None) -> int:
             ("suite", "suite_updates_per_s", "rate"), ("plain loop", "plain_updates_per_s", "rate"),
             ("speed-up", "speedup", ".2f"), ("GFLOP/update", "gflop_per_update", ".3f"),
             ("matmul-bound", "matmul_bound_updates_per_s", "rate"),
-            ("fraction of bound", "fraction_of_bound", ".2f"), ("peak RSS MB", "peak_rss_mb", ".0f")]),
-        "## Evaluation env steps per second (BC policy in the loop, 10 envs) vs the raw env\n\n" + markdown(evals, [
+            ("fraction of bound", "fraction_of_bound", ".2f"),
+            ("bound at these shapes", "gemm_bound_updates_per_s", "rate"),
+            ("fraction of it", "fraction_of_gemm_bound", ".2f"), ("peak RSS MB", "peak_rss_mb", ".0f")]),
+        "## Evaluation env steps per second (BC policy in the loop, 10 envs) vs the raw env\n\n"
+        "Raw env: one env stepped with random actions. Replay: the evaluation loop playing back the BC "
+        "policy's recorded actions, i.e. the same trajectories and physics with no policy to run.\n\n" + markdown(evals, [
             ("task", "task", ""), ("raw env", "raw_env_steps_per_s", ".0f"),
-            ("evaluation loop", "eval_env_steps_per_s", ".0f"), ("ratio", "ratio", ".2f")]),
+            ("evaluation loop, BC policy", "eval_env_steps_per_s", ".0f"), ("ratio", "ratio", ".2f"),
+            ("same loop, BC actions replayed", "replay_steps_per_s", ".0f"),
+            ("ratio to replay", "ratio_to_replay", ".2f")]),
         "## GAIL vs stable-baselines3 PPO alone (env steps per second, default-budget GAIL settings)\n\n"
         + (markdown(gails, [
             ("task", "task", ""), ("env steps", "env_steps", ""), ("envs", "n_envs", ""),
