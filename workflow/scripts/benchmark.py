@@ -85,6 +85,12 @@ def trained_gemms(forward: list[tuple[int, int, int]]) -> list[tuple[int, int, i
     return [shape for m, k, n in forward for shape in ((m, k, n), (k, m, n), (m, n, k))]
 
 
+def frozen_gemms(forward: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """DBC's frozen model per layer: forward and input gradient on the agent pairs, forward on the
+    expert pairs; no weight gradients."""
+    return [shape for m, k, n in forward for shape in ((m, k, n), (m, n, k), (m, k, n))]
+
+
 def update_gemms(su: Setup) -> list[tuple[int, int, int]]:
     """The least matmul work one update needs, as (m, k, n) shapes: forward + backward (weights
     and inputs) of the trained network. DBC adds the frozen model's forward on the agent and
@@ -95,8 +101,7 @@ def update_gemms(su: Setup) -> list[tuple[int, int, int]]:
     if su.method in ("bc", "dbc"):
         gemms = trained_gemms(forward_gemms([o, *cfg.hidden, a], b))
         if su.method == "dbc":
-            dm = forward_gemms([o + a, su.dm_width, su.dm_width, su.dm_width, o + a], b)
-            gemms += [shape for m, k, n in dm for shape in ((m, k, n), (m, n, k), (m, k, n))]
+            gemms += frozen_gemms(forward_gemms([o + a, su.dm_width, su.dm_width, su.dm_width, o + a], b))
         return gemms
     if su.method == "ibc":
         rows = b * (cfg.counter_examples + 1)
