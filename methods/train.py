@@ -77,6 +77,20 @@ def evaluation_points(total_updates: int, points: int) -> list[int]:
     return sorted({max(1, round(total_updates * k / points)) for k in range(1, points + 1)})
 
 
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> None:
+    """nn.utils.clip_grad_norm_, without its multiply by a coefficient clamped to exactly 1 (when
+    the norm is within `max_norm`: most updates once a policy fits, e.g. on walker and hand_rotate),
+    which cannot change a gradient. Skipped on CPU only, where testing the norm costs no device sync;
+    elsewhere the multiply always runs, as in PyTorch."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    total = nn.utils.get_total_norm(grads)
+    # Written as "not >= 1" so that a NaN norm still reaches the multiply, exactly as in PyTorch.
+    if grads[0].device.type != "cpu" or not bool(max_norm / (total + 1e-6) >= 1.0):
+        nn.utils.clip_grads_with_norm_(params, max_norm, total)
+
+
 def fit(agent: nn.Module, data: Demonstrations, cfg: TrainConfig, *,
         evaluate: Callable[[nn.Module], list[dict]], eval_points: int, state_path: Path,
         fingerprint: str = "", log_every: int = 0, checkpoint_seconds: float = 120.0) -> TrainResult:
@@ -134,7 +148,7 @@ def fit(agent: nn.Module, data: Demonstrations, cfg: TrainConfig, *,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            clip_grad_norm(params, cfg.grad_clip)
         optimizer.step()
         scheduler.step()
         update += 1

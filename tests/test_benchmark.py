@@ -10,7 +10,13 @@ def test_benchmark_tiny_runs_every_path(tmp_path):
     report = json.loads((tmp_path / "benchmark.json").read_text())
     assert [r["method"] for r in report["trainers"]] == ["bc", "dbc", "ibc", "diffusion_policy"]
     assert all(r["suite_updates_per_s"] > 0 and r["plain_updates_per_s"] > 0 and r["peak_rss_mb"] > 0
-               and r["gemm_bound_updates_per_s"] > 0 for r in report["trainers"])
+               and r["floor_updates_per_s"] > 0 for r in report["trainers"])
+    # The floor adds the optimizer's work to the same matmuls, so it can never exceed their bound.
+    assert all(r["floor_updates_per_s"] < r["gemm_bound_updates_per_s"] for r in report["trainers"])
+    targeted = {r["method"]: r for r in report["trainers"] if "target_updates_per_s" in r}
+    assert list(targeted) == ["bc", "dbc"]
+    # DBC's update runs BC's and the frozen diffusion model's on top.
+    assert 0 < targeted["bc"]["aten_ops_per_update"] < targeted["dbc"]["aten_ops_per_update"]
     evaluation = report["evaluation"][0]
     assert evaluation["eval_env_steps_per_s"] > 0 and evaluation["replay_steps_per_s"] > 0
     assert report["gail"][0]["gail_env_steps_per_s"] > 0 and report["gail"][0]["ppo_env_steps_per_s"] > 0
@@ -19,6 +25,7 @@ def test_benchmark_tiny_runs_every_path(tmp_path):
     assert all(r["stacked_seed_updates_per_s"] > 0 for r in report["stacked_seeds"])
     text = (tmp_path / "benchmark.md").read_text()
     assert "Training updates per second" in text and "GAIL vs stable-baselines3 PPO" in text
+    assert "BC and DBC against the speed target" in text
 
 
 def test_update_flops_hand_counted():

@@ -10,7 +10,7 @@ from methods import bc, get_method
 from methods.config import resolve
 from methods.core import (BenchError, Demonstrations, Normalizer, load_checkpoint, load_state_checked,
                           save_atomic)
-from methods.train import TrainConfig, evaluation_points, fit
+from methods.train import TrainConfig, clip_grad_norm, evaluation_points, fit
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -55,6 +55,20 @@ def test_bc_fits_toy_mapping_and_lr_decays_to_zero(tmp_path):
     assert len(evals) == 3 and result.updates == cfg.total_updates(len(data))
     assert result.log[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
     assert result.updates_per_second > 0
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3, float("nan")])
+def test_clip_grad_norm_matches_pytorch_bit_for_bit(scale):
+    """Within the bound (scale 1e-3) the multiply is skipped; the gradients must still be PyTorch's."""
+    g = torch.Generator().manual_seed(0)
+    grads = [torch.randn(64, 32, generator=g) * scale, torch.randn(32, generator=g) * scale]
+    ours, theirs = ([torch.nn.Parameter(torch.zeros_like(x)) for x in grads] for _ in range(2))
+    for a, b, x in zip(ours, theirs, grads):
+        a.grad, b.grad = x.clone(), x.clone()
+    clip_grad_norm(ours, 0.5)
+    torch.nn.utils.clip_grad_norm_(theirs, 0.5)
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a.grad, b.grad) or (a.grad.isnan().all() and b.grad.isnan().all())
 
 
 def test_evaluation_points_end_at_last_update():
