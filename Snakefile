@@ -19,6 +19,6 @@ include: "workflow/rules/bench.smk"
 
 
 rule all:
+    default_target: True
     input:
         report_outputs(),
-    default_target: True

@@ -16,57 +16,63 @@ comes from the registered ``max_episode_steps`` (gymnasium's TimeLimit).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gymnasium as gym
+
+from dbc_bench.errors import BenchError
 
 
 @dataclass(frozen=True)
 class Task:
+    """One task: the registry entry every stage, rule and report reads."""
+
     name: str
+    label: str              # as tables and figures print it
     env_id: str
-    metric: str  # 'success' or 'return'
+    entry_point: str        # "module:Class" of the env, registered under env_id on `import envs`
+    metric: str             # 'success' or 'return'
     max_episode_steps: int
     obs_dim: int
     act_dim: int
+    kwargs: dict = field(default_factory=dict)  # the env's registered defaults
+
+    @property
+    def module(self) -> str:
+        return self.entry_point.split(":")[0]
+
+    def check_kwargs(self, kwargs: dict) -> None:
+        """Only the env's own keyword arguments (its registered defaults) may be set."""
+        unknown = sorted(set(kwargs) - set(self.kwargs))
+        if unknown:
+            choices = ", ".join(self.kwargs) or "none"
+            raise BenchError(f"task '{self.name}' has no env argument {', '.join(unknown)}; choose from {choices}")
 
     def make(self, **kwargs) -> gym.Env:
         return gym.make(self.env_id, **kwargs)
 
 
-TASKS: dict[str, Task] = {
-    "maze": Task("maze", "DBC/Maze-v0", "success", 400, 6, 2),
-    "fetch_pick": Task("fetch_pick", "DBC/FetchPick-v0", "success", 50, 16, 4),
-    "hand_rotate": Task("hand_rotate", "DBC/HandRotate-v0", "success", 50, 68, 20),
-    "walker": Task("walker", "DBC/Walker-v0", "return", 1000, 17, 6),
-}
-
-_ENTRY_POINTS = {
-    "maze": ("envs.maze:MazeEnv", {}),
-    "fetch_pick": ("envs.fetch_pick:FetchPickEnv", {"noise_ratio": 1.0}),
-    "hand_rotate": ("envs.hand_rotate:HandRotateEnv", {}),
-    "walker": ("envs.walker:WalkerEnv", {}),
-}
+TASKS: dict[str, Task] = {task.name: task for task in (
+    Task("maze", "Maze", "DBC/Maze-v0", "envs.maze:MazeEnv", "success", 400, 6, 2),
+    Task("fetch_pick", "FetchPick", "DBC/FetchPick-v0", "envs.fetch_pick:FetchPickEnv", "success", 50, 16, 4,
+         {"noise_ratio": 1.0}),
+    Task("hand_rotate", "HandRotate", "DBC/HandRotate-v0", "envs.hand_rotate:HandRotateEnv", "success", 50, 68, 20),
+    Task("walker", "Walker", "DBC/Walker-v0", "envs.walker:WalkerEnv", "return", 1000, 17, 6),
+)}
 
 
 def get_task(name: str) -> Task:
     try:
         return TASKS[name]
     except KeyError:
-        raise ValueError(f"unknown task '{name}'; choose from {', '.join(TASKS)}") from None
+        raise BenchError(f"unknown task '{name}'; choose from {', '.join(TASKS)}") from None
 
 
 def _register() -> None:
-    for name, task in TASKS.items():
-        if task.env_id in gym.registry:
-            continue
-        entry_point, kwargs = _ENTRY_POINTS[name]
-        gym.register(
-            id=task.env_id,
-            entry_point=entry_point,
-            max_episode_steps=task.max_episode_steps,
-            kwargs=kwargs,
-        )
+    for task in TASKS.values():
+        if task.env_id not in gym.registry:
+            gym.register(id=task.env_id, entry_point=task.entry_point, max_episode_steps=task.max_episode_steps,
+                         kwargs=dict(task.kwargs))
 
 
 _register()

@@ -7,24 +7,22 @@ batch 128 come from TrainConfig). With `weight_decay > 0` it is the L2-regularis
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.core import BenchError, mlp, orthogonal_init
+from dbc_bench.fields import option
+from dbc_bench.nets import mlp
+from methods.core import orthogonal_init
+from methods.registry import MethodSpec, Variant
 from methods.train import TrainConfig
 
 
 @dataclass
 class Config(TrainConfig):
-    hidden: list[int] = field(default_factory=lambda: [256, 256])
-
-    def validate(self, source: str) -> None:
-        super().validate(source)
-        if not self.hidden or any(not isinstance(w, int) or w <= 0 for w in self.hidden):
-            raise BenchError(f"{source}: field 'hidden' must be a list of positive widths, got {self.hidden!r}")
+    hidden: list[int] = option([256, 256], "policy hidden widths (Tanh)", item_gt=0)
 
 
 class Policy(nn.Module):
@@ -45,3 +43,10 @@ class Policy(nn.Module):
 
 def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) -> Policy:
     return Policy(obs_dim, act_dim, cfg.hidden)
+
+
+METHOD = MethodSpec(
+    name="bc", label="BC", config=Config, build=build, rank=0,
+    # BC + L2 weight decay: does DBC's gain exceed plain regularisation? (the reviewers' question)
+    variants=(Variant("bc_l2", "BC + L2", {"weight_decay": 1.0e-4}, rank=5),),
+)

@@ -1,58 +1,84 @@
-"""Resolve one job's hyperparameters: the per-task file, then the budget's overrides.
+"""Resolve one job's hyperparameters, once, from the config files and the budget.
 
-config/methods/<method>/<task>.yaml and config/diffusion_model/<task>.yaml hold the authors'
-settings (the `paper` budget uses them unchanged); config/budgets/<budget>.yaml may override any
-field, under `methods: {<method>: ...}` or `diffusion_model:`, for all tasks (`all:`) or one task.
+For a run of method M (with `config_base` chain, e.g. dbc -> bc) on task T under budget B:
+1. config/methods/<base>/<T>.yaml, then config/methods/<M>/<T>.yaml (the authors' settings: a
+   method's file holds only what it adds to its base's);
+2. the budget's overrides for each method of the chain, `all:` then `<T>:`
+   (config/budgets/<B>.yaml, `methods: {<method>: {all: ..., <T>: ...}}`);
+3. a variant's fixed fields, then the budget's overrides for the variant;
+4. the run's own overrides (`dbc@lambda_dm=0.5`).
+Every key is checked: unknown methods, tasks and fields are one-line errors naming the choices.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-import yaml
-
-from methods import base_method, get_method, split_method
-from methods.core import BenchError
-
-
-def read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise BenchError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise BenchError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from exc
-    if not isinstance(data, dict):
-        raise BenchError(f"{path}: expected a mapping at the top level")
-    return data
+from dbc_bench.errors import BenchError
+from dbc_bench.fields import from_values
+from dbc_bench.io import read_yaml
+from methods import registry
 
 
-def _resolve(config_cls, base_file: Path, budget_file: Path, overrides: dict, task: str, what: str,
-             run_overrides: dict | None = None):
-    values = read_yaml(base_file)
-    values.update(overrides.get("all", {}) or {})
-    values.update(overrides.get(task, {}) or {})
-    values.update(run_overrides or {})
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(values) - known)
+def _overrides(section: dict, key: str, task: str, tasks: list[str], where: str) -> dict:
+    """The `all:` then `<task>:` overrides of `section[key]`, every task key checked."""
+    entry = section.get(key) or {}
+    if not isinstance(entry, dict):
+        raise BenchError(f"{where}.{key}: expected a mapping of 'all' or task names to fields")
+    unknown = sorted(set(entry) - {"all", *tasks})
     if unknown:
-        raise BenchError(f"{base_file} or {budget_file}: unknown field(s) {unknown} for {what}; "
-                         f"known: {sorted(known)}")
-    cfg = config_cls(**values)
-    cfg.validate(source=f"{base_file} (+ {budget_file})")
-    return cfg
+        raise BenchError(f"{where}.{key}: unknown task(s) {', '.join(unknown)}; choose from all, {', '.join(tasks)}")
+    values = {}
+    for part in ("all", task):
+        block = entry.get(part) or {}
+        if not isinstance(block, dict):
+            raise BenchError(f"{where}.{key}.{part}: expected a mapping of fields")
+        values.update(block)
+    return values
 
 
-def resolve(config_dir: str | Path, budget: str, method: str, task: str):
-    """The method's Config for this (budget, method, task), every field checked. `method` may
-    carry run overrides (`dbc@lambda_dm=0.5`), applied last."""
+def _chain(method: registry.MethodSpec) -> list[registry.MethodSpec]:
+    chain = [method]
+    while chain[0].config_base:
+        chain.insert(0, registry.methods()[chain[0].config_base])
+    return chain
+
+
+def _tasks() -> list[str]:
+    import envs
+
+    return list(envs.TASKS)
+
+
+def check_budget_methods(budget_file: Path) -> dict:
+    """The budget's `methods:` section, its method names checked against the registry."""
+    section = read_yaml(budget_file).get("methods") or {}
+    unknown = sorted(set(section) - set(registry.names()))
+    if unknown:
+        choices = ", ".join(registry.names())
+        raise BenchError(f"{budget_file}: methods.{unknown[0]} is not a method; choose from {choices}")
+    return section
+
+
+def resolve(config_dir: str | Path, budget: str, run_name: str, task: str):
+    """The Config of run `run_name` ('dbc_nonorm@lambda_dm=1') on `task` under `budget`."""
     config_dir = Path(config_dir)
-    name, run_overrides = split_method(method)
+    run = registry.parse(run_name)
     budget_file = config_dir / "budgets" / f"{budget}.yaml"
-    budget_methods = read_yaml(budget_file).get("methods") or {}
-    overrides = budget_methods.get(name, budget_methods.get(base_method(name))) or {}
-    return _resolve(get_method(name).Config, config_dir / "methods" / name / f"{task}.yaml",
-                    budget_file, overrides, task, f"method '{method}'", run_overrides)
+    section = check_budget_methods(budget_file)
+    tasks = _tasks()
+    where = f"{budget_file}: methods"
+    values: dict = {}
+    chain = _chain(run.method)
+    for method in chain:
+        values.update(read_yaml(config_dir / "methods" / method.name / f"{task}.yaml"))
+    for method in chain:
+        values.update(_overrides(section, method.name, task, tasks, where))
+    if run.variant:
+        values.update(run.variant.overrides)
+        values.update(_overrides(section, run.variant.name, task, tasks, where))
+    values.update(run.overrides)
+    files = " + ".join(f"config/methods/{m.name}/{task}.yaml" for m in chain)
+    return from_values(run.method.config, values, f"{files} (+ {budget_file}) for method '{run_name}'")
 
 
 def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):
@@ -60,6 +86,7 @@ def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):
 
     config_dir = Path(config_dir)
     budget_file = config_dir / "budgets" / f"{budget}.yaml"
-    overrides = read_yaml(budget_file).get("diffusion_model") or {}
-    return _resolve(Config, config_dir / "diffusion_model" / f"{task}.yaml", budget_file, overrides,
-                    task, "the diffusion model")
+    base_file = config_dir / "diffusion_model" / f"{task}.yaml"
+    values = read_yaml(base_file)
+    values.update(_overrides(read_yaml(budget_file), "diffusion_model", task, _tasks(), str(budget_file)))
+    return from_values(Config, values, f"{base_file} (+ {budget_file}) for the diffusion model")

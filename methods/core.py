@@ -5,11 +5,9 @@ with `loss(obs, act)` for training and `act(obs)` for evaluation, both on z-scor
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,20 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-class BenchError(Exception):
-    """A user-facing error: the message names the file or field at fault."""
-
-
-def run_stage(stage: Callable[[], None]) -> int:
-    """Run a pipeline stage's body: a BenchError becomes one line on stderr and exit status 1."""
-    try:
-        stage()
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
+from dbc_bench.errors import BenchError
 
 # ----------------------------------------------------------------------------- runtime
 
@@ -159,15 +144,6 @@ def load_demonstrations(dataset_dir: str | os.PathLike, obs_dim: int | None = No
 
 # ----------------------------------------------------------------------------- networks
 
-def mlp(in_dim: int, hidden: list[int], out_dim: int, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for width in hidden:
-        layers += [nn.Linear(in_dim, width), activation()]
-        in_dim = width
-    layers.append(nn.Linear(in_dim, out_dim))
-    return nn.Sequential(*layers)
-
-
 def orthogonal_init(net: nn.Module, gain: float = math.sqrt(2)) -> nn.Module:
     for m in net.modules():
         if isinstance(m, nn.Linear):
@@ -182,50 +158,16 @@ def linear_decay(optimizer: torch.optim.Optimizer, total_updates: int) -> torch.
         optimizer, lambda step: max(0.0, 1.0 - step / max(1, total_updates)))
 
 
-# ----------------------------------------------------------------------------- checkpoints
+# ----------------------------------------------------------------------------- acting
 
-def save_atomic(obj, path: str | os.PathLike) -> None:
-    """torch.save to a temporary name, then rename: a killed job never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def agent_policy(agent: torch.nn.Module, obs_norm, act_norm, low: np.ndarray, high: np.ndarray,
+                 device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
+    """Wraps an Agent (z-scored in, z-scored out) as a batch policy on raw observations."""
 
+    @torch.inference_mode()
+    def policy(obs: np.ndarray) -> np.ndarray:
+        x = obs_norm(torch.as_tensor(obs, device=device))
+        action = act_norm.inverse(agent.act(x)).cpu().numpy()
+        return np.clip(action, low, high)
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Weights-only loading: a checkpoint that carries pickled code is refused, never run."""
-    path = Path(path)
-    if not path.is_file():
-        raise BenchError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BenchError(f"{path}: not a valid weights-only checkpoint ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:200]})") from exc
-
-
-def load_state_checked(module: nn.Module, state: dict, source: str) -> None:
-    """load_state_dict with a one-line error naming the file and the first mismatching tensor."""
-    own = module.state_dict()
-    for key, value in own.items():
-        if key not in state:
-            raise BenchError(f"{source}: checkpoint lacks '{key}'")
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise BenchError(f"{source}: '{key}' has shape {tuple(state[key].shape)}, "
-                             f"expected {tuple(value.shape)}")
-    extra = sorted(set(state) - set(own))
-    if extra:
-        raise BenchError(f"{source}: checkpoint has unexpected entries {extra[:3]}")
-    module.load_state_dict(state)
+    return policy

@@ -14,24 +14,20 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from dbc_bench.errors import BenchError
+from dbc_bench.fields import option
+from dbc_bench.io import load_checkpoint, load_state_checked
 from methods import bc
-from methods.core import BenchError, load_checkpoint, load_state_checked
 from methods.diffusion import Config as DMConfig
 from methods.diffusion import DiffusionModel
+from methods.registry import MethodSpec, Variant
 
 
 @dataclass
 class Config(bc.Config):
-    lambda_bc: float = 1.0
-    lambda_dm: float = 1.0
-    normalize_dm_loss: bool = True  # subtract the expert's denoising loss (False: the ablation)
-
-    def validate(self, source: str) -> None:
-        super().validate(source)
-        for name in ("lambda_bc", "lambda_dm"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise BenchError(f"{source}: field '{name}' must be a number >= 0, got {value!r}")
+    lambda_bc: float = option(1.0, "weight of the BC loss", ge=0)
+    lambda_dm: float = option(1.0, "weight of the diffusion-model loss", ge=0)
+    normalize_dm_loss: bool = option(True, "subtract the expert's denoising loss (false: the ablation)")
 
 
 class DBCPolicy(bc.Policy):
@@ -95,3 +91,10 @@ def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) 
     dm = load_diffusion_model(context["diffusion_model"], obs_dim, act_dim,
                               context.get("obs_norm"), context.get("act_norm"))
     return DBCPolicy(obs_dim, act_dim, cfg, dm)
+
+
+METHOD = MethodSpec(
+    name="dbc", label="DBC", config=Config, build=build, needs=("diffusion_model",), config_base="bc", rank=1,
+    # The authors' ablation: L_DM = the agent's denoising loss, without subtracting the expert's.
+    variants=(Variant("dbc_nonorm", "DBC w/o normalisation", {"normalize_dm_loss": False}, rank=6),),
+)

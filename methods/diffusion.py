@@ -7,34 +7,32 @@ is applied here with precomputed tensors so a training step pays no per-call con
 """
 from __future__ import annotations
 
+import dataclasses
+import resource
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.core import BenchError
-from methods.train import TrainConfig
+import envs
+from dbc_bench.fields import from_values, option
+from dbc_bench.io import save_torch_atomic, to_csv, write_json_atomic, write_text_atomic
+from methods.core import load_demonstrations, seed_everything, select_device, set_threads
+from methods.train import TrainConfig, fit
 
 
 @dataclass
 class Config(TrainConfig):
     """Pre-training settings (config/diffusion_model/<task>.yaml)."""
 
-    width: int = 1024
-    timesteps: int = 1000
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
-    holdout_fraction: float = 0.05  # pairs kept out of training to report a held-out loss
-
-    def validate(self, source: str) -> None:
-        super().validate(source)
-        for name in ("width", "timesteps"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise BenchError(f"{source}: field '{name}' must be a positive integer, got {value!r}")
-        if not 0 <= self.holdout_fraction < 0.5:
-            raise BenchError(f"{source}: field 'holdout_fraction' must be in [0, 0.5), got {self.holdout_fraction!r}")
+    width: int = option(1024, "hidden width H of the eps-network (in -> H -> H -> H -> out)", gt=0)
+    timesteps: int = option(1000, "T, the diffusion steps", gt=0)
+    beta_start: float = option(1e-4, "first beta of the sigmoid schedule", gt=0)
+    beta_end: float = option(0.02, "last beta of the sigmoid schedule", gt=0)
+    holdout_fraction: float = option(0.05, "pairs kept out of training for a held-out loss", ge=0, le=0.49)
 
 
 class NoiseSchedule(nn.Module):
@@ -111,3 +109,46 @@ def heldout_loss(model: DiffusionModel, obs: torch.Tensor, act: torch.Tensor, re
         noise = torch.randn(x0.shape, device=x0.device, generator=gen)
         total += F.mse_loss(model.net(model.schedule.add_noise(x0, noise, t), t), noise).item()
     return total / repeats
+
+
+def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path,
+                             budget: str = "", seed: int = 0, threads: int = 1, device: str = "auto",
+                             eval_points: int = 10) -> None:
+    """DBC's first stage: a diffusion model of the expert [s, a] pairs, with its held-out loss
+    curve; model.pt, written last, marks a finished pre-training."""
+    wall_start = time.perf_counter()
+    task = envs.get_task(task_name)
+    cfg = from_values(Config, hyperparameters, "resolved hyperparameters of the diffusion model")
+    set_threads(threads)
+    torch_device = select_device(device)
+    seed_everything(seed)
+    data = load_demonstrations(dataset, task.obs_dim, task.act_dim).to(torch_device)
+    train_part, held = data.split(cfg.holdout_fraction, torch.Generator().manual_seed(seed))
+    model = DiffusionModel(task.obs_dim, task.act_dim, cfg).to(torch_device)
+    print(f"diffusion model for {task_name}: width {cfg.width}, {len(train_part)} training / {len(held)} "
+          f"held-out pairs, {cfg.total_updates(len(train_part))} updates on {torch_device}", flush=True)
+    initial = heldout_loss(model, held.obs, held.act)
+
+    def evaluate(m) -> list[dict]:
+        loss = heldout_loss(m, held.obs, held.act)
+        print(f"held-out denoising loss {loss:.4f} (at initialisation {initial:.4f})", flush=True)
+        return [{"heldout_loss": loss}]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = fit(model, train_part, cfg, evaluate=evaluate, eval_points=eval_points, state_path=out_dir / "state.pt",
+                 fingerprint=f"{task_name}|{dataset}|{seed}|{len(held)}")
+    write_text_atomic(out_dir / "train_log.csv", to_csv(result.log))
+    write_text_atomic(out_dir / "loss_curve.csv", to_csv([{"update": 0, "heldout_loss": initial}] + result.curve))
+    write_json_atomic(out_dir / "config.json", {
+        "task": task_name, "budget": budget, "seed": seed, "config": dataclasses.asdict(cfg),
+        "dataset": str(dataset), "train_pairs": len(train_part), "heldout_pairs": len(held)})
+    write_json_atomic(out_dir / "timing.json", {
+        "updates": result.updates, "train_seconds": result.train_seconds,
+        "updates_per_second": result.updates_per_second, "wall_seconds": time.perf_counter() - wall_start,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "heldout_loss_initial": initial, "heldout_loss_final": result.curve[-1]["heldout_loss"]})
+    save_torch_atomic({"model": model.state_dict(), "config": dataclasses.asdict(cfg),
+                       "obs_mean": data.obs_norm.mean.cpu(), "act_mean": data.act_norm.mean.cpu()},
+                      out_dir / "model.pt")
+    (out_dir / "state.pt").unlink(missing_ok=True)
+    print(f"done: {result.updates_per_second:.0f} updates/s over {result.train_seconds:.1f} s", flush=True)

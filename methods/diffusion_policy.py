@@ -13,42 +13,35 @@ network's tensors, so checkpoints load with torch.load(weights_only=True).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.core import BenchError, mlp
+from dbc_bench.fields import option
+from dbc_bench.nets import mlp
+from methods.registry import MethodSpec
 from methods.train import TrainConfig
 
 
 @dataclass
 class Config(TrainConfig):
-    hidden: list[int] = field(default_factory=lambda: [256, 256, 256, 256])
-    timesteps: int = 1000          # T, the training diffusion steps
-    time_embed_dim: int = 16       # sinusoidal embedding of t, then a small MLP
-    sampler: str = "ddpm"          # "ddpm": all T ancestral steps (the authors'); "ddim": few steps
-    inference_steps: int = 10      # DDIM steps (ignored by ddpm)
-    clip_sample: float = 10.0      # clip the predicted clean action to +-this (0: off)
+    hidden: list[int] = option([256, 256, 256, 256], "eps-network hidden widths", item_gt=0)
+    timesteps: int = option(1000, "T, the training diffusion steps", gt=0)
+    time_embed_dim: int = option(16, "sinusoidal embedding of t (even), then a small MLP", gt=0)
+    sampler: str = option("ddpm", "ddpm: all T ancestral steps (the authors'); ddim: few steps",
+                          choices=("ddpm", "ddim"))
+    inference_steps: int = option(10, "DDIM steps (ignored by ddpm)", gt=0)
+    clip_sample: float = option(10.0, "clip the predicted clean action to +-this (0: off)", ge=0)
 
-    def validate(self, source: str) -> None:
-        super().validate(source)
-        if not self.hidden or any(not isinstance(w, int) or w <= 0 for w in self.hidden):
-            raise BenchError(f"{source}: field 'hidden' must be a list of positive widths, got {self.hidden!r}")
-        for name in ("timesteps", "time_embed_dim", "inference_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise BenchError(f"{source}: field '{name}' must be a positive integer, got {value!r}")
+    def cross_checks(self) -> list[tuple[str, str]]:
+        problems = []
         if self.time_embed_dim % 2:
-            raise BenchError(f"{source}: field 'time_embed_dim' must be even, got {self.time_embed_dim}")
-        if self.sampler not in ("ddpm", "ddim"):
-            raise BenchError(f"{source}: field 'sampler' must be 'ddpm' or 'ddim', got {self.sampler!r}")
+            problems.append(("time_embed_dim", "even"))
         if self.sampler == "ddim" and self.inference_steps > self.timesteps:
-            raise BenchError(f"{source}: field 'inference_steps' ({self.inference_steps}) must not exceed "
-                             f"'timesteps' ({self.timesteps})")
-        if not isinstance(self.clip_sample, (int, float)) or self.clip_sample < 0:
-            raise BenchError(f"{source}: field 'clip_sample' must be a number >= 0, got {self.clip_sample!r}")
+            problems.append(("inference_steps", f"at most timesteps ({self.timesteps})"))
+        return problems
 
 
 class EpsNet(nn.Module):
@@ -134,3 +127,5 @@ class DiffusionPolicy(nn.Module):
 def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) -> DiffusionPolicy:
     return DiffusionPolicy(obs_dim, act_dim, cfg)
 
+
+METHOD = MethodSpec(name="diffusion_policy", label="Diffusion Policy", config=Config, build=build, rank=3)

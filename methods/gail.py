@@ -13,13 +13,16 @@ Pieces:
   info['true_reward'] and only ever reaches the logs.
 - `ZScoreObs`: feeds PPO observations z-scored with the demonstrations' statistics (fixed, so
   nothing to save or sync, and exactly the transform the evaluation driver applies).
-- The generator is stable-baselines3 PPO on a DummyVecEnv of the task env. A callback trains the
-  discriminator at the end of every rollout (so rewards of rollout k come from the discriminator
-  after rollout k-1, as in the `imitation` library).
-- Training runs in segments of whole rollouts. At each segment boundary the training envs are
-  reset from seeds fixed by the env-step count, evaluations fall due and the resumable state may
-  be saved; since every run resets there, a run resumed from a boundary continues exactly as the
-  uninterrupted run does (envs, RNGs, optimisers and counters all match).
+- `GAILTrainer`: the generator is stable-baselines3 PPO on a DummyVecEnv of the task env. One
+  unit of training (methods.train's schedule) is one rollout: PPO collects it, the discriminator
+  trains on it as it ends (so rewards of rollout k come from the discriminator after rollout k-1,
+  as in the `imitation` library), then PPO updates on it. The schedule saves the state only at
+  segment boundaries; each segment starts from training envs reset from seeds fixed by the
+  env-step count (dbc_bench.seeds.gail_train_seed), so a run resumed at a boundary continues
+  exactly as the uninterrupted run does (envs, RNGs, optimisers, counters and log window all match).
+
+Why this module is long: GAIL reads top to bottom in one file, as every method here does; its
+four pieces above only make sense together, and splitting them would scatter one algorithm.
 
 Action spaces: PPO samples Gaussian actions in the env's raw action space (SB3 clips them to the
 bounds before stepping). The returned agent's `act(obs_z)` is the actor mean, clipped to the bounds
@@ -30,9 +33,7 @@ from __future__ import annotations
 
 import math
 import random
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -47,10 +48,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 from torch import nn
 
 import envs
-from methods.core import BenchError, Demonstrations, Normalizer, mlp, orthogonal_init, save_atomic
-from methods.train import TrainConfig, TrainResult, evaluation_points, load_resume_state
-
-ONLINE = True
+from dbc_bench import seeds
+from dbc_bench.errors import BenchError
+from dbc_bench.fields import option
+from dbc_bench.nets import mlp
+from methods.core import Demonstrations, Normalizer, orthogonal_init
+from methods.registry import MethodSpec
 
 # log D - log(1 - D) and friends, from the discriminator's logit (D = probability of "expert").
 REWARD_FORMS = {
@@ -59,95 +62,61 @@ REWARD_FORMS = {
     "logit": "log D - log(1 - D): the AIRL form, no sign bias at the discriminator's equilibrium",
 }
 
-# Training envs are reset from these seeds up: disjoint from demonstrations (0 up) and
-# evaluations (1,000,000 up; methods.evaluate); each training seed has its own block.
-TRAIN_SEED_BASE = 2_000_000
-TRAIN_SEED_BLOCK = 1_000_000_000
 SEGMENTS = 25  # segment boundaries per run (besides the evaluation points): where a run can resume
-STATE_VERSION = 2  # states saved by another version of this file are not resumed
 
 
 @dataclass
-class Config(TrainConfig):
-    """TrainConfig's fields keep their names and apply to PPO: `lr`, `adam_eps`, `weight_decay`,
-    `grad_clip` (max grad norm; 0 = off) and `lr_decay` are the PPO optimiser's, `epochs` is PPO's
-    passes over each rollout (n_epochs) and `batch_size` its minibatch."""
+class Config:
+    """GAIL's settings (config/methods/gail/<task>.yaml): the env-step budget, PPO (the generator),
+    the discriminator and its reward."""
 
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 3e-4
-    adam_eps: float = 1e-5
-    lr_decay: str = "constant"
-    env_steps: int = 1_000_000          # total budget, rounded up to whole rollouts
-    n_envs: int = 8
-    n_steps: int = 256                  # steps per env per rollout
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    ent_coef: float = 0.0
-    vf_coef: float = 0.5
-    clip_range: float = 0.2
-    policy_hidden: list[int] = field(default_factory=lambda: [256, 256])
-    value_hidden: list[int] = field(default_factory=lambda: [256, 256])
-    log_std_init: float = 0.0
-    normalize_obs: bool = True          # z-score PPO's inputs with the demonstrations' statistics
-    normalize_reward: bool = True       # divide rewards by a running std of discounted returns
-    disc_hidden: list[int] = field(default_factory=lambda: [100, 100])
-    disc_lr: float = 3e-4
-    disc_batch_size: int = 256          # expert pairs and policy pairs per discriminator update
-    disc_updates_per_round: int = 8     # discriminator updates after each rollout
-    grad_penalty: float = 10.0          # weight of the interpolate gradient penalty; 0 = off
-    reward_form: str = "gail"
-    reward_clip: float = 10.0
-    bc_warm_start_epochs: int = 0       # BC epochs on the actor mean before PPO; 0 = off
-    bc_warm_start_lr: float = 1e-3
+    env_steps: int = option(1_000_000, "env-step budget, rounded up to whole rollouts", gt=0)
+    n_envs: int = option(8, "training envs stepped together", gt=0)
+    n_steps: int = option(256, "steps per env per rollout; a rollout is n_envs * n_steps env steps", gt=0)
+    ppo_epochs: int = option(10, "PPO's passes over each rollout (SB3 n_epochs)", gt=0)
+    ppo_minibatch: int = option(256, "env steps per PPO minibatch (SB3 batch_size), at most a rollout", gt=0)
+    ppo_lr: float = option(3e-4, "PPO's Adam learning rate (initial, see ppo_lr_decay)", gt=0)
+    ppo_lr_decay: str = option("constant", "constant, or linear to 0 over the run's env steps",
+                               choices=("linear", "constant"))
+    ppo_adam_eps: float = option(1e-5, "PPO's Adam epsilon", gt=0)
+    ppo_weight_decay: float = option(0.0, "PPO's Adam L2 penalty", ge=0)
+    ppo_max_grad_norm: float = option(0.5, "PPO's max gradient norm; 0 disables clipping", ge=0)
+    gamma: float = option(0.99, "discount", ge=0, le=1)
+    gae_lambda: float = option(0.95, "GAE lambda", ge=0, le=1)
+    ent_coef: float = option(0.0, "PPO's entropy bonus weight", ge=0)
+    vf_coef: float = option(0.5, "PPO's value loss weight", ge=0)
+    clip_range: float = option(0.2, "PPO's ratio clip", gt=0)
+    policy_hidden: list[int] = option([256, 256], "actor hidden widths (Tanh)", item_gt=0)
+    value_hidden: list[int] = option([256, 256], "critic hidden widths (Tanh)", item_gt=0)
+    log_std_init: float = option(0.0, "initial log std of PPO's Gaussian actions")
+    normalize_obs: bool = option(True, "z-score PPO's inputs with the demonstrations' statistics")
+    normalize_reward: bool = option(True, "divide rewards by a running std of discounted returns")
+    disc_hidden: list[int] = option([100, 100], "discriminator hidden widths (Tanh)", item_gt=0)
+    disc_lr: float = option(3e-4, "discriminator Adam learning rate", gt=0)
+    disc_batch_size: int = option(256, "expert pairs and policy pairs per discriminator update", gt=0)
+    disc_updates_per_round: int = option(8, "discriminator updates after each rollout", gt=0)
+    grad_penalty: float = option(10.0, "weight of the interpolate gradient penalty; 0 = off", ge=0)
+    reward_form: str = option("gail", "the discriminator's reward (REWARD_FORMS)", choices=tuple(REWARD_FORMS))
+    reward_clip: float = option(10.0, "rewards clipped to +-this", gt=0)
+    bc_warm_start_epochs: int = option(0, "BC epochs on the actor mean before PPO; 0 = off", ge=0)
+    bc_warm_start_lr: float = option(1e-3, "the BC warm start's Adam learning rate", gt=0)
 
-    def validate(self, source: str) -> None:
-        super().validate(source)
-
-        def fail(name: str, what: str) -> None:
-            raise BenchError(f"{source}: field '{name}' must be {what}, got {getattr(self, name)!r}")
-
-        def is_int(v) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        def is_num(v) -> bool:
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-        for name in ("env_steps", "n_envs", "n_steps", "disc_batch_size", "disc_updates_per_round"):
-            if not is_int(getattr(self, name)) or getattr(self, name) <= 0:
-                fail(name, "a positive integer")
-        if not is_int(self.bc_warm_start_epochs) or self.bc_warm_start_epochs < 0:
-            fail("bc_warm_start_epochs", "an integer >= 0")
-        for name in ("gamma", "gae_lambda"):
-            if not is_num(getattr(self, name)) or not 0 <= getattr(self, name) <= 1:
-                fail(name, "a number in [0, 1]")
-        for name in ("clip_range", "disc_lr", "reward_clip", "bc_warm_start_lr", "adam_eps"):
-            if not is_num(getattr(self, name)) or getattr(self, name) <= 0:
-                fail(name, "a positive number")
-        for name in ("ent_coef", "vf_coef", "grad_penalty"):
-            if not is_num(getattr(self, name)) or getattr(self, name) < 0:
-                fail(name, "a number >= 0")
-        if not is_num(self.log_std_init):
-            fail("log_std_init", "a number")
-        for name in ("policy_hidden", "value_hidden", "disc_hidden"):
-            widths = getattr(self, name)
-            if not isinstance(widths, list) or not widths or any(not is_int(w) or w <= 0 for w in widths):
-                fail(name, "a list of positive widths")
-        for name in ("normalize_obs", "normalize_reward"):
-            if not isinstance(getattr(self, name), bool):
-                fail(name, "true or false")
-        if self.reward_form not in REWARD_FORMS:
-            fail("reward_form", "one of " + ", ".join(REWARD_FORMS))
-        if self.batch_size > self.rollout_size:
-            fail("batch_size", f"at most n_envs * n_steps = {self.rollout_size}")
+    def cross_checks(self) -> list[tuple[str, str]]:
+        if self.ppo_minibatch > self.rollout_size:
+            return [("ppo_minibatch", f"at most n_envs * n_steps = {self.rollout_size}")]
+        return []
 
     @property
     def rollout_size(self) -> int:
         return self.n_envs * self.n_steps
 
-    def total_updates(self, n_transitions: int = 0) -> int:
-        """For an online method the unit is env steps: the budget rounded up to whole rollouts."""
-        return math.ceil(self.env_steps / self.rollout_size) * self.rollout_size
+    @property
+    def rollouts(self) -> int:
+        """The run's rollouts: the env-step budget rounded up to whole rollouts."""
+        return math.ceil(self.env_steps / self.rollout_size)
+
+    def describe_length(self, n_transitions: int = 0) -> str:
+        return f"{self.rollouts} rollouts ({self.rollouts * self.rollout_size} env steps)"
 
 
 # ----------------------------------------------------------------------------- discriminator
@@ -365,18 +334,18 @@ def policy_kwargs(cfg: Config) -> dict:
     """The SB3 actor-critic's architecture (PPO's `policy_kwargs`)."""
     return dict(net_arch=dict(pi=list(cfg.policy_hidden), vf=list(cfg.value_hidden)), activation_fn=nn.Tanh,
                 log_std_init=cfg.log_std_init,
-                optimizer_kwargs=dict(eps=cfg.adam_eps, weight_decay=cfg.weight_decay))
+                optimizer_kwargs=dict(eps=cfg.ppo_adam_eps, weight_decay=cfg.ppo_weight_decay))
 
 
 def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) -> GAILAgent:
     """An untrained GAILAgent of this config's architecture, to load a saved model.pt into (the
-    action bounds and normalisers are in its state_dict); training is `train_online`."""
+    action bounds and normalisers are in its state_dict); training is `GAILTrainer`."""
     from gymnasium.spaces import Box
     from stable_baselines3.common.policies import ActorCriticPolicy
 
     context = context or {}
     policy = ActorCriticPolicy(Box(-np.inf, np.inf, (obs_dim,), np.float32), Box(-1.0, 1.0, (act_dim,), np.float32),
-                               lambda _: cfg.lr, **policy_kwargs(cfg))
+                               lambda _: cfg.ppo_lr, **policy_kwargs(cfg))
     obs_norm = context["obs_norm"] if "obs_norm" in context else Normalizer.empty(obs_dim)
     act_norm = context["act_norm"] if "act_norm" in context else Normalizer.empty(act_dim)
     return GAILAgent(policy, Discriminator(obs_dim, act_dim, cfg.disc_hidden), obs_norm, act_norm,
@@ -432,192 +401,172 @@ def _numpy_rng_from_tensors(state: dict) -> tuple:
             state["cached_gaussian"])
 
 
-def segment_ends(n_rollouts: int, eval_rollouts: list[int], segments: int = SEGMENTS) -> list[int]:
-    """Rollout counts that end a segment: every ~n/segments rollouts, each evaluation point, the end."""
-    every = max(1, n_rollouts // segments)
-    return sorted({*range(every, n_rollouts + 1, every), *eval_rollouts, n_rollouts})
-
-
 PPO_STATS = ("approx_kl", "clip_fraction", "entropy_loss", "value_loss", "policy_gradient_loss",
              "explained_variance")
 
 
-def train_online(cfg: Config, task_name: str, data: Demonstrations, *, seed: int, device: torch.device | str,
-                 evaluate: Callable[[nn.Module], list[dict]], eval_points: int, state_path: str | Path,
-                 log: Callable[[str], None] = print, fingerprint: str = "",
-                 checkpoint_seconds: float = 120.0) -> tuple[GAILAgent, TrainResult]:
-    """Train GAIL for `cfg.env_steps` env steps (rounded up to whole rollouts).
+class GAILTrainer:
+    """GAIL as a methods.train Trainer: one unit is one PPO rollout of `cfg.rollout_size` env steps,
+    the discriminator's round on it and PPO's update on it; `progress()` counts env steps.
 
-    `evaluate(agent)` runs at `eval_points` evenly spaced rollout boundaries, the last after the
-    final PPO update; its rows, tagged "update" = env steps so far, form TrainResult.curve. The
-    state is saved at segment boundaries (`segment_ends`) that follow an evaluation or come
-    `checkpoint_seconds` after the last save; on a rerun with the same `fingerprint` and config it
-    restores policy and value nets with log-std, PPO's Adam state, discriminator and its Adam
-    state, reward-normaliser statistics, step and update counters, the torch, numpy and Python
-    RNGs, log and curve, and the envs are reset as at every boundary: the resumed run ends with
-    the uninterrupted run's result. (Only timing figures and the log row that spans the kill differ.)
+    The state (state_dict) holds the policy and value nets with log-std, PPO's Adam state, the
+    discriminator and its Adam state, the reward normaliser's statistics, step and update counters,
+    the torch, numpy and Python RNGs and the log window; it is taken only at segment boundaries,
+    where the next unit resets the envs, so a resumed run ends with the uninterrupted run's result.
+    Log rows (one per `log_every` rollouts) average the discriminator rounds and count the training
+    episodes since the previous row; PPO's statistics and learning rate in a row are those of the
+    update before the row's rollout.
     """
-    task = envs.get_task(task_name)
-    if (data.obs_dim, data.act_dim) != (task.obs_dim, task.act_dim):
-        raise BenchError(f"{data.source}: demonstrations are {data.obs_dim}-D obs / {data.act_dim}-D actions, "
-                         f"task '{task_name}' needs {task.obs_dim} / {task.act_dim}")
-    device = torch.device(device)
-    data = data.to(device)
-    state_path = Path(state_path)
-    total = cfg.total_updates()
-    n_rollouts = total // cfg.rollout_size
-    eval_at = [k * cfg.rollout_size for k in evaluation_points(n_rollouts, eval_points)]
-    fingerprint = f"{fingerprint}|{cfg!r}|{task_name}|{seed}|{len(data)}|state v{STATE_VERSION}, {SEGMENTS} segments"
 
-    state = load_resume_state(state_path, fingerprint, log)
+    unit = "rollout"
+    segments = SEGMENTS
+    log_evaluations = False
 
-    set_random_seed(seed)  # the discriminator's init must not depend on the caller's RNG state
-    disc = Discriminator(task.obs_dim, task.act_dim, cfg.disc_hidden).to(device)
-    disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr)
+    def __init__(self, cfg: Config, task_name: str, data: Demonstrations, *, seed: int,
+                 device: torch.device | str, log: Callable[[str], None] = print):
+        task = envs.get_task(task_name)
+        if (data.obs_dim, data.act_dim) != (task.obs_dim, task.act_dim):
+            raise BenchError(f"{data.source}: demonstrations are {data.obs_dim}-D obs / {data.act_dim}-D actions, "
+                             f"task '{task_name}' needs {task.obs_dim} / {task.act_dim}")
+        self.cfg, self.seed, self.log = cfg, seed, log
+        self.device = torch.device(device)
+        self.data = data = data.to(self.device)
+        self.total = cfg.rollouts
+        self.total_env_steps = cfg.rollouts * cfg.rollout_size
+        self.fingerprint = f"{cfg!r}|{task_name}|{seed}|{len(data)}|{SEGMENTS} segments"
 
-    venv = DummyVecEnv([task.make for _ in range(cfg.n_envs)])
-    reward_env = DiscriminatorReward(venv, discriminator_reward_fn(disc, data, cfg.reward_form, cfg.reward_clip),
-                                     cfg.gamma if cfg.normalize_reward else None)
-    env = ZScoreObs(reward_env, data.obs_norm) if cfg.normalize_obs else reward_env
+        set_random_seed(seed)  # the discriminator's init must not depend on the caller's RNG state
+        self.disc = Discriminator(task.obs_dim, task.act_dim, cfg.disc_hidden).to(self.device)
+        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
+        self.venv = DummyVecEnv([task.make for _ in range(cfg.n_envs)])
+        self.reward_env = DiscriminatorReward(
+            self.venv, discriminator_reward_fn(self.disc, data, cfg.reward_form, cfg.reward_clip),
+            cfg.gamma if cfg.normalize_reward else None)
+        self.env = ZScoreObs(self.reward_env, data.obs_norm) if cfg.normalize_obs else self.reward_env
 
-    # Linear decay over the whole run (SB3's own progress counts only the current segment); SB3
-    # sets the rate before each PPO update, after the rollout that on_rollout_end records.
-    steps_done = {"n": 0}
-    lr = cfg.lr if cfg.lr_decay == "constant" else (lambda _: cfg.lr * (1 - steps_done["n"] / total))
-    model = PPO(
-        "MlpPolicy", env, learning_rate=lr, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
-        n_epochs=cfg.epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range,
-        ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef,
-        max_grad_norm=cfg.grad_clip if cfg.grad_clip > 0 else float("inf"),
-        policy_kwargs=policy_kwargs(cfg),
-        seed=seed, device=device, verbose=0)
-    model.set_logger(Logger(folder=None, output_formats=[]))
-    space = venv.action_space
-    agent = GAILAgent(model.policy, disc, data.obs_norm, data.act_norm, space.low, space.high, cfg.normalize_obs)
+        # Linear decay over the whole run (SB3's own progress counts only the current learn()
+        # call); SB3 sets the rate before each PPO update, after the rollout end that records the steps.
+        self._steps_at_rollout_end = 0
+        lr = (cfg.ppo_lr if cfg.ppo_lr_decay == "constant"
+              else (lambda _: cfg.ppo_lr * (1 - self._steps_at_rollout_end / self.total_env_steps)))
+        self.model = PPO(
+            "MlpPolicy", self.env, learning_rate=lr, n_steps=cfg.n_steps, batch_size=cfg.ppo_minibatch,
+            n_epochs=cfg.ppo_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range,
+            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef,
+            max_grad_norm=cfg.ppo_max_grad_norm if cfg.ppo_max_grad_norm > 0 else float("inf"),
+            policy_kwargs=policy_kwargs(cfg), seed=seed, device=self.device, verbose=0)
+        self.model.set_logger(Logger(folder=None, output_formats=[]))
+        space = self.venv.action_space
+        self.agent = GAILAgent(self.model.policy, self.disc, data.obs_norm, data.act_norm, space.low, space.high,
+                               cfg.normalize_obs)
+        self._callback = _RolloutEnd(self._rollout_end)
+        self._warm_start_due = cfg.bc_warm_start_epochs > 0  # a fresh run's first unit starts with it
+        self._ppo_stats: dict[str, float] = {}  # after PPO's latest update
+        self._window = self._new_window()
 
-    log_rows: list[dict] = []
-    curve: list[dict] = []
-    spent = 0.0
-    if state is not None:
-        model.policy.load_state_dict(state["policy"])
-        model.policy.optimizer.load_state_dict(state["policy_optimizer"])
-        disc.load_state_dict(state["discriminator"])
-        disc_opt.load_state_dict(state["disc_optimizer"])
-        reward_env.ret_rms.mean = state["ret_rms"][0].double().numpy()
-        reward_env.ret_rms.var = state["ret_rms"][1].double().numpy()
-        reward_env.ret_rms.count = float(state["ret_rms"][2])
-        model.num_timesteps, model._n_updates = state["env_steps"], state["ppo_updates"]
-        torch.set_rng_state(state["rng"])
-        np.random.set_state(_numpy_rng_from_tensors(state["numpy_rng"]))  # SB3 shuffles PPO minibatches with it
-        random.setstate(state["python_rng"])
-        log_rows, curve, spent = state["log"], state["curve"], state["train_seconds"]
-        log(f"resuming from {state_path} at env step {model.num_timesteps}/{total}")
-    elif cfg.bc_warm_start_epochs > 0:
-        t0 = time.perf_counter()
-        mse = bc_warm_start(model.policy, data, cfg.bc_warm_start_epochs, cfg.bc_warm_start_lr, cfg.normalize_obs)
-        spent += time.perf_counter() - t0
-        log(f"BC warm start: {cfg.bc_warm_start_epochs} epochs, action MSE {mse:.4f}")
+    def _new_window(self) -> dict:
+        self.reward_env.disc_reward_sum, self.reward_env.disc_reward_count = 0.0, 0
+        return {"disc": [], "episodes": [], "lr": float("nan"), "ppo": {}}
 
-    pending = [m for m in eval_at if m > model.num_timesteps]
-    log_every = max(1, n_rollouts // 50)
-    clock = {"mark": time.perf_counter(), "last_save": time.perf_counter()}
-    window: dict = {}
-
-    def train_clock() -> float:
-        return spent + time.perf_counter() - clock["mark"]
-
-    def new_window() -> None:
-        window.update(steps=model.num_timesteps, t=train_clock(), disc=[], episodes=[])
-        reward_env.disc_reward_sum, reward_env.disc_reward_count = 0.0, 0
-
-    def pause() -> None:
-        nonlocal spent
-        spent += time.perf_counter() - clock["mark"]
-
-    def resume_clock() -> None:
-        clock["mark"] = time.perf_counter()
-
-    def save_state() -> None:
-        rms = reward_env.ret_rms
-        save_atomic({
-            "fingerprint": fingerprint, "env_steps": int(model.num_timesteps),
-            "ppo_updates": int(model._n_updates), "policy": model.policy.state_dict(),
-            "policy_optimizer": model.policy.optimizer.state_dict(), "discriminator": disc.state_dict(),
-            "disc_optimizer": disc_opt.state_dict(),
-            "ret_rms": [torch.as_tensor(rms.mean), torch.as_tensor(rms.var), float(rms.count)],
-            "rng": torch.get_rng_state(), "numpy_rng": _numpy_rng_as_tensors(), "python_rng": random.getstate(),
-            "log": log_rows, "curve": curve, "train_seconds": spent,
-        }, state_path)
-        clock["last_save"] = time.perf_counter()
-
-    def run_evaluation() -> None:
-        steps = int(model.num_timesteps)
-        was_training = agent.training
-        agent.eval()
-        rows = evaluate(agent)
-        agent.train(was_training)
-        curve.extend({"update": steps, **r} for r in rows)
-
-    def on_rollout_end() -> None:
-        steps_done["n"] = model.num_timesteps
-        obs, act = reward_env.take_pairs()
+    def _rollout_end(self) -> None:
+        """The discriminator's round on the rollout just collected, before PPO updates on it."""
+        model, data = self.model, self.data
+        self._steps_at_rollout_end = model.num_timesteps
+        obs, act = self.reward_env.take_pairs()
         with torch.no_grad():
-            pol_obs = data.obs_norm(torch.as_tensor(obs, device=device))
-            pol_act = data.act_norm(torch.as_tensor(act, device=device))
-        window["disc"].append(train_discriminator(disc, disc_opt, data, pol_obs, pol_act,
-                                                  cfg.disc_updates_per_round, cfg.disc_batch_size,
-                                                  cfg.grad_penalty))
-        window["episodes"] += reward_env.take_episodes()
-        rollout_index = model.num_timesteps // cfg.rollout_size
-        if rollout_index % log_every == 0 or model.num_timesteps >= total:
-            write_log_row()
+            pol_obs = data.obs_norm(torch.as_tensor(obs, device=self.device))
+            pol_act = data.act_norm(torch.as_tensor(act, device=self.device))
+        cfg = self.cfg
+        self._window["disc"].append(train_discriminator(self.disc, self.disc_opt, data, pol_obs, pol_act,
+                                                        cfg.disc_updates_per_round, cfg.disc_batch_size,
+                                                        cfg.grad_penalty))
+        self._window["episodes"] += self.reward_env.take_episodes()
+        self._window["lr"] = float(model.policy.optimizer.param_groups[0]["lr"])
+        self._window["ppo"] = dict(self._ppo_stats)
 
-    def write_log_row() -> None:
-        now = train_clock()
-        steps = int(model.num_timesteps)
+    def step(self, segment_start: bool) -> None:
+        if self._warm_start_due:
+            self._warm_start_due = False
+            mse = bc_warm_start(self.model.policy, self.data, self.cfg.bc_warm_start_epochs,
+                                self.cfg.bc_warm_start_lr, self.cfg.normalize_obs)
+            self.log(f"BC warm start: {self.cfg.bc_warm_start_epochs} epochs, action MSE {mse:.4f}")
+        if segment_start:
+            self.venv.seed(seeds.gail_train_seed(self.seed, int(self.model.num_timesteps)))
+            self.model._last_obs = None  # makes learn() reset the envs
+        self.model.learn(total_timesteps=self.cfg.rollout_size, callback=self._callback, log_interval=None,
+                         reset_num_timesteps=False)
+        ppo = self.model.logger.name_to_value
+        self._ppo_stats = {k: float(ppo.get(f"train/{k}", float("nan"))) for k in PPO_STATS}
+
+    def log_row(self, units: int, seconds: float) -> dict:
+        steps = int(self.model.num_timesteps)
+        window, env = self._window, self.reward_env
         episodes = window["episodes"]
         disc_stats = {k: float(np.mean([d[k] for d in window["disc"]])) for k in window["disc"][0]}
-        ppo = model.logger.name_to_value
         row = {
             "env_steps": steps,
-            "env_steps_per_s": (steps - window["steps"]) / max(now - window["t"], 1e-9),
+            "env_steps_per_s": units * self.cfg.rollout_size / max(seconds, 1e-9),
             **disc_stats,
-            "disc_reward": reward_env.disc_reward_sum / max(reward_env.disc_reward_count, 1),
+            "disc_reward": env.disc_reward_sum / max(env.disc_reward_count, 1),
             "train_episodes": len(episodes),
             "true_return": float(np.mean([e[0] for e in episodes])) if episodes else float("nan"),
             "train_success": float(np.mean([e[1] for e in episodes])) if episodes else float("nan"),
-            "lr": float(model.policy.optimizer.param_groups[0]["lr"]),
-            **{f"ppo_{k}": float(ppo.get(f"train/{k}", float("nan"))) for k in PPO_STATS},
+            "lr": window["lr"],
+            **{f"ppo_{k}": window["ppo"].get(k, float("nan")) for k in PPO_STATS},
         }
         if not all(math.isfinite(row[k]) for k in ("disc_loss", "disc_reward")):
             raise BenchError(f"training diverged: discriminator loss {row['disc_loss']} at env step {steps}; "
-                             f"lower disc_lr (={cfg.disc_lr}) and rerun")
-        log_rows.append(row)
-        if len(log_rows) % 10 == 0 or steps >= total:
-            log(f"env step {steps}/{total}  {row['env_steps_per_s']:.0f} steps/s  disc loss {row['disc_loss']:.3f} "
-                f"acc expert {row['disc_acc_expert']:.2f} policy {row['disc_acc_policy']:.2f}  "
-                f"true return {row['true_return']:.3f}")
-        new_window()
+                             f"lower disc_lr (={self.cfg.disc_lr}) and rerun")
+        self._window = self._new_window()
+        return row
 
-    new_window()
-    for end in [k * cfg.rollout_size for k in segment_ends(n_rollouts, [m // cfg.rollout_size for m in eval_at])]:
-        if end <= model.num_timesteps:
-            continue
-        # Every segment starts from envs reset with seeds fixed by the step count, so that a run
-        # resumed here continues exactly as the uninterrupted one.
-        venv.seed(TRAIN_SEED_BASE + TRAIN_SEED_BLOCK * seed + int(model.num_timesteps))
-        model._last_obs = None  # makes learn() reset the envs
-        resume_clock()
-        model.learn(total_timesteps=end - model.num_timesteps, callback=_RolloutEnd(on_rollout_end),
-                    log_interval=None, reset_num_timesteps=False)
-        pause()  # evaluation and saving are no training time
-        evaluated = bool(pending) and pending[0] <= model.num_timesteps
-        while pending and pending[0] <= model.num_timesteps:
-            pending.pop(0)
-            run_evaluation()
-        if evaluated or end == total or time.perf_counter() - clock["last_save"] > checkpoint_seconds:
-            save_state()
-    env.close()
-    agent.eval()
-    return agent, TrainResult(updates=total, train_seconds=spent,
-                              updates_per_second=total / max(spent, 1e-9), log=log_rows, curve=curve)
+    def summary(self, row: dict) -> str:
+        return (f"env step {row['env_steps']}/{self.total_env_steps}  {row['env_steps_per_s']:.0f} steps/s  "
+                f"disc loss {row['disc_loss']:.3f} acc expert {row['disc_acc_expert']:.2f} "
+                f"policy {row['disc_acc_policy']:.2f}  true return {row['true_return']:.3f}")
+
+    def progress(self) -> int:
+        return int(self.model.num_timesteps)
+
+    def state_dict(self) -> dict:
+        model, rms, env = self.model, self.reward_env.ret_rms, self.reward_env
+        state = {
+            "env_steps": int(model.num_timesteps), "ppo_updates": int(model._n_updates),
+            "policy": model.policy.state_dict(), "policy_optimizer": model.policy.optimizer.state_dict(),
+            "discriminator": self.disc.state_dict(), "disc_optimizer": self.disc_opt.state_dict(),
+            "ret_rms": [torch.as_tensor(rms.mean), torch.as_tensor(rms.var), float(rms.count)],
+            "rng": torch.get_rng_state(), "numpy_rng": _numpy_rng_as_tensors(), "python_rng": random.getstate(),
+            "ppo_stats": self._ppo_stats,
+            "window": {**self._window, "disc_reward": [env.disc_reward_sum, env.disc_reward_count]},
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        model, rms = self.model, self.reward_env.ret_rms
+        model.policy.load_state_dict(state["policy"])
+        model.policy.optimizer.load_state_dict(state["policy_optimizer"])
+        self.disc.load_state_dict(state["discriminator"])
+        self.disc_opt.load_state_dict(state["disc_optimizer"])
+        rms.mean, rms.var = state["ret_rms"][0].double().numpy(), state["ret_rms"][1].double().numpy()
+        rms.count = float(state["ret_rms"][2])
+        model.num_timesteps, model._n_updates = state["env_steps"], state["ppo_updates"]
+        self._steps_at_rollout_end = state["env_steps"]
+        torch.set_rng_state(state["rng"])
+        np.random.set_state(_numpy_rng_from_tensors(state["numpy_rng"]))  # SB3 shuffles PPO minibatches with it
+        random.setstate(state["python_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self._ppo_stats = dict(state["ppo_stats"])
+        window = dict(state["window"])
+        self.reward_env.disc_reward_sum, self.reward_env.disc_reward_count = window.pop("disc_reward")
+        self._window = window
+        self._warm_start_due = False
+
+    def close(self) -> None:
+        self.env.close()
+        self.agent.eval()
+
+
+METHOD = MethodSpec(name="gail", label="GAIL", config=Config, trainer=GAILTrainer, build=build, rank=4)

@@ -18,13 +18,16 @@ the dataset bounds can pass them as context 'action_low' / 'action_high' (z-scor
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.core import BenchError, mlp
+from dbc_bench.errors import BenchError
+from dbc_bench.fields import option
+from dbc_bench.nets import mlp
+from methods.registry import MethodSpec
 from methods.train import TrainConfig
 
 BOX_BUFFER = 0.05
@@ -32,46 +35,21 @@ BOX_BUFFER = 0.05
 
 @dataclass
 class Config(TrainConfig):
-    hidden: list[int] = field(default_factory=lambda: [1024])
-    counter_examples: int = 64        # N negatives per expert pair
-    inference: str = "dfo"            # "dfo" (the authors') or "langevin"
-    dfo_samples: int = 1000
-    dfo_iterations: int = 3
-    dfo_noise: float = 0.33
-    dfo_noise_shrink: float = 0.5
-    # Langevin variant (Florence et al.'s defaults); used only with inference: langevin.
-    langevin_samples: int = 512       # chains per state at test time
-    langevin_iterations: int = 100
-    langevin_step_init: float = 0.1   # step size decays polynomially (power 2) to the final one
-    langevin_step_final: float = 1e-5
-    langevin_noise: float = 1.0
-    langevin_delta_clip: float = 0.1  # max move per step, as a fraction of the box half-width
-    grad_penalty_margin: float = 1.0  # penalise max_i |dE/da_i| above this at the negatives
-    grad_penalty_weight: float = 1.0
-
-    def validate(self, source: str) -> None:
-        super().validate(source)
-        if not self.hidden or any(not isinstance(w, int) or w <= 0 for w in self.hidden):
-            raise BenchError(f"{source}: field 'hidden' must be a list of positive widths, got {self.hidden!r}")
-        if self.inference not in ("dfo", "langevin"):
-            raise BenchError(f"{source}: field 'inference' must be 'dfo' or 'langevin', got {self.inference!r}")
-        for name in ("counter_examples", "dfo_samples", "langevin_samples", "langevin_iterations"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise BenchError(f"{source}: field '{name}' must be a positive integer, got {value!r}")
-        if not isinstance(self.dfo_iterations, int) or self.dfo_iterations < 0:
-            raise BenchError(f"{source}: field 'dfo_iterations' must be an integer >= 0, got {self.dfo_iterations!r}")
-        for name in ("dfo_noise", "langevin_noise", "langevin_step_final", "grad_penalty_margin",
-                     "grad_penalty_weight"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise BenchError(f"{source}: field '{name}' must be a number >= 0, got {value!r}")
-        for name in ("langevin_step_init", "langevin_delta_clip"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise BenchError(f"{source}: field '{name}' must be a positive number, got {value!r}")
-        if not isinstance(self.dfo_noise_shrink, (int, float)) or not 0 < self.dfo_noise_shrink <= 1:
-            raise BenchError(f"{source}: field 'dfo_noise_shrink' must be in (0, 1], got {self.dfo_noise_shrink!r}")
+    hidden: list[int] = option([1024], "energy MLP hidden widths (ReLU)", item_gt=0)
+    counter_examples: int = option(64, "N uniform negatives per expert pair (InfoNCE)", gt=0)
+    inference: str = option("dfo", "dfo (derivative-free, the authors') or langevin", choices=("dfo", "langevin"))
+    dfo_samples: int = option(1000, "DFO candidate actions per state", gt=0)
+    dfo_iterations: int = option(3, "DFO resampling iterations", ge=0)
+    dfo_noise: float = option(0.33, "DFO resampling noise, as a fraction of the box width", ge=0)
+    dfo_noise_shrink: float = option(0.5, "DFO noise factor per iteration", gt=0, le=1)
+    langevin_samples: int = option(512, "Langevin chains per state at test time", gt=0)
+    langevin_iterations: int = option(100, "Langevin steps", gt=0)
+    langevin_step_init: float = option(0.1, "first Langevin step; decays polynomially (power 2)", gt=0)
+    langevin_step_final: float = option(1e-5, "last Langevin step", ge=0)
+    langevin_noise: float = option(1.0, "Langevin noise scale", ge=0)
+    langevin_delta_clip: float = option(0.1, "max move per step, fraction of the box half-width", gt=0)
+    grad_penalty_margin: float = option(1.0, "penalise max_i |dE/da_i| above this at the negatives", ge=0)
+    grad_penalty_weight: float = option(1.0, "weight of that gradient penalty (Langevin only)", ge=0)
 
 
 class EnergyMLP(nn.Module):
@@ -205,3 +183,6 @@ def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) 
     if "action_low" in context and "action_high" in context:
         agent.set_action_box(context["action_low"], context["action_high"])
     return agent
+
+
+METHOD = MethodSpec(name="ibc", label="Implicit BC", config=Config, build=build, rank=2)

@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,3 +14,40 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+# What a scratch copy of the workflow needs to run on its own code: with PYTHONPATH pointing at
+# the copy, its packages (not the installed checkout's) are imported by Snakemake and every job.
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "profiles", "envs", "methods", "analysis", "benchmarks",
+                  "dbc_bench")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_workflow(dest: Path) -> dict:
+    """Copy the workflow and its packages into `dest`; returns the environment to run it with."""
+    import shutil
+
+    for item in WORKFLOW_PARTS:
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif src.exists():
+            shutil.copy(src, dest / item)
+    return workflow_env(dest)
+
+
+def workflow_env(work: Path) -> dict:
+    """The environment that runs a workflow copy on its own packages."""
+    return {**os.environ, "PYTHONPATH": str(work)}
+
+
+def snakemake(work: Path, env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`snakemake <args>` in `work` with `env`; output captured as text."""
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def workflow_copy(tmp_path):
+    """A scratch copy of the workflow: (folder, environment)."""
+    return tmp_path, copy_workflow(tmp_path)

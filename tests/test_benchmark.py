@@ -1,51 +1,156 @@
-"""The speed benchmark runs end to end at toy size (it times nothing meaningful here)."""
-import dataclasses
+"""The speed benchmark (`bench` target, benchmarks/), its research tool (tools/speed_floor.py) and the
+DAG time breakdown. Nothing here asserts a speed: the machine decides those."""
+import importlib.util
 import json
+import math
+import subprocess
+import sys
+from pathlib import Path
 
-import benchmark
+import pytest
+import torch
+
+from benchmarks import plain, report, trainers
+from benchmarks.timing import alternating_medians, calibrate
+from workflow.scripts import benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_benchmark_tiny_runs_every_path(tmp_path):
+def test_benchmark_tiny_end_to_end(tmp_path):
     assert benchmark.main(["--tiny", "--tasks", "maze", "--out", str(tmp_path)]) == 0
-    report = json.loads((tmp_path / "benchmark.json").read_text())
-    assert [r["method"] for r in report["trainers"]] == ["bc", "dbc", "ibc", "diffusion_policy"]
-    assert all(r["suite_updates_per_s"] > 0 and r["plain_updates_per_s"] > 0 and r["peak_rss_mb"] > 0
-               and r["floor_updates_per_s"] > 0 for r in report["trainers"])
-    # The floor adds the optimizer's work to the same matmuls, so it can never exceed their bound.
-    assert all(r["floor_updates_per_s"] < r["gemm_bound_updates_per_s"] for r in report["trainers"])
-    targeted = {r["method"]: r for r in report["trainers"] if "target_updates_per_s" in r}
-    assert list(targeted) == ["bc", "dbc"]
-    # DBC's update runs BC's and the frozen diffusion model's on top.
-    assert 0 < targeted["bc"]["aten_ops_per_update"] < targeted["dbc"]["aten_ops_per_update"]
-    evaluation = report["evaluation"][0]
-    assert evaluation["eval_env_steps_per_s"] > 0 and evaluation["replay_steps_per_s"] > 0
-    assert report["gail"][0]["gail_env_steps_per_s"] > 0 and report["gail"][0]["ppo_env_steps_per_s"] > 0
-    assert all(r["latency_ms_batch10"] > 0 for r in report["latency"])
-    assert [r["method"] for r in report["stacked_seeds"]] == ["bc", "dbc"]
-    assert all(r["stacked_seed_updates_per_s"] > 0 for r in report["stacked_seeds"])
+    result = json.loads((tmp_path / "benchmark.json").read_text())
+    methods = trainers.offline_methods()
+    assert {"bc", "dbc", "ibc", "diffusion_policy"} <= set(methods) and "gail" not in methods
+    assert [r["method"] for r in result["trainers"]] == methods
+    positive = lambda x: isinstance(x, float) and math.isfinite(x) and x > 0
+    for row in result["trainers"]:
+        keys = ["suite_updates_per_s", "peak_rss_mb"]
+        keys += ["plain_updates_per_s", "speedup"] if row["method"] in plain.LOOPS else []
+        assert all(positive(row[k]) for k in keys), row
+    assert [r["method"] for r in result["latency"]] == methods
+    assert all(positive(r["latency_ms_batch1"]) and positive(r["latency_ms_batch10"]) for r in result["latency"])
+    (evaluation,) = result["evaluation"]
+    assert all(positive(evaluation[k]) for k in ("raw_env_steps_per_s", "replay_steps_per_s", "eval_env_steps_per_s"))
+    (gail,) = result["gail"]
+    assert positive(gail["gail_env_steps_per_s"]) and positive(gail["ppo_env_steps_per_s"])
+    # The Markdown has one training row per trainer, with a number in every rate cell.
     text = (tmp_path / "benchmark.md").read_text()
-    assert "Training updates per second" in text and "GAIL vs stable-baselines3 PPO" in text
-    assert "BC and DBC against the speed target" in text
+    training = text.split("## Training updates per second")[1].split("##")[0]
+    for method in methods:
+        (line,) = [row for row in training.splitlines() if row.startswith(f"| maze | {method} |")]
+        suite_cell = line.split("|")[4].strip()
+        assert positive(float(suite_cell)), line
+    assert "## GAIL vs stable-baselines3 PPO alone" in text
 
 
-def test_update_flops_hand_counted():
-    bc = benchmark.setup("maze", "bc", tiny=False)
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "gail"], "unknown offline method 'gail'; choose from bc, dbc"),
+    (["--tasks", "moon"], "unknown task 'moon'; choose from maze"),
+    (["--rounds", "0"], "--rounds must be >= 1"),
+])
+def test_benchmark_rejects_bad_arguments_in_one_line(tmp_path, capsys, args, message):
+    assert benchmark.main(["--tiny", "--out", str(tmp_path), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_alternating_medians_interleave_the_variants():
+    calls = []
+
+    def variant(name, values):
+        values = iter(values)
+        return lambda: calls.append(name) or next(values)
+
+    medians = alternating_medians(3, variant("a", [3.0, 1.0, 2.0]), variant("b", [10.0, 30.0, 20.0]))
+    assert calls == ["a", "b"] * 3
+    assert medians == [2.0, 20.0]
+
+
+def test_calibrate_aims_at_the_duration_from_a_long_enough_probe():
+    probes = []
+
+    def rate(updates):  # 1000 updates/s, whatever the run length
+        probes.append(updates)
+        return 1000.0
+
+    assert calibrate(rate, seconds=2.0) == 2000
+    # Doubled until a probe lasts a fifth of the target (0.4 s = 400 updates), not beyond.
+    assert probes == [5, 10, 20, 40, 80, 160, 320, 640]
+    assert calibrate(lambda n: 1.0, seconds=2.0) == 10  # never fewer than the minimum
+
+
+def test_plain_loop_imports_nothing_of_the_suite():
+    code = ("import sys, benchmarks.plain; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('methods', 'envs', 'dbc_bench')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("method", sorted(plain.LOOPS))
+def test_plain_loop_trains_the_suites_network(method, tmp_path):
+    """Same trainable parameters as the suite's agent, and a loss whose gradient reaches all of them."""
+    su = trainers.setup("maze", method, tiny=True)
+    data = trainers.random_demos(su.obs_dim, su.act_dim, 64)
+    agent = trainers.build_agent(su, data, tmp_path)
+    suite_shapes = sorted(tuple(p.shape) for p in agent.parameters() if p.requires_grad)
+    net, loss_fn = plain.LOOPS[method](trainers.plain_sizes(su))
+    assert sorted(tuple(p.shape) for p in net.parameters()) == suite_shapes
+    loss = loss_fn(data.obs[:su.batch], data.act[:su.batch])
+    loss.backward()
+    assert math.isfinite(loss.item())
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_plain_schedules_match_the_suites():
+    from diffusers import DDPMScheduler
+
+    from methods.diffusion import NoiseSchedule
+
+    cosine = DDPMScheduler(num_train_timesteps=100, beta_schedule="squaredcos_cap_v2").alphas_cumprod
+    torch.testing.assert_close(plain.cosine_alpha_bar(100), cosine.float())
+    sigmoid = NoiseSchedule(1000, 1e-4, 0.02).sqrt_alpha_bar ** 2
+    torch.testing.assert_close(plain.sigmoid_alpha_bar(1000), sigmoid)
+
+
+def test_report_cells():
+    assert [report.rate(x) for x in (680.4, 61.43, 2.345, 0.4981)] == ["680", "61.4", "2.35", "0.498"]
+    assert report.cell(None, "rate") == report.cell(float("nan"), ".2f") == "-"
+    assert report.cell(True, "") == "yes" and report.cell(3, "") == "3"
+    assert report.table([{"a": 1.5}], [("A", "a", ".1f"), ("B", "b", "")]) == "| A | B |\n|---|---|\n| 1.5 | - |"
+
+
+def _speed_floor():
+    spec = importlib.util.spec_from_file_location("speed_floor", ROOT / "tools" / "speed_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_speed_floor_matmul_shapes_hand_counted():
+    import dataclasses
+
+    floor = _speed_floor()
+    flops = lambda su: sum(2 * m * k * n for m, k, n in floor.update_gemms(su))
+    bc = trainers.setup("maze", "bc")
     bc = dataclasses.replace(bc, cfg=dataclasses.replace(bc.cfg, hidden=[256], batch_size=128))
-    assert benchmark.update_flops(bc) == 3 * 2 * 128 * (6 * 256 + 256 * 2)
     # per layer: forward [B x in] @ [in x out], weight gradient [in x B] @ [B x out], input gradient
-    assert benchmark.update_gemms(bc) == [(128, 6, 256), (6, 128, 256), (128, 256, 6),
-                                          (128, 256, 2), (256, 128, 2), (128, 2, 256)]
-    dbc = benchmark.setup("maze", "dbc", tiny=False)
+    assert floor.update_gemms(bc) == [(128, 6, 256), (6, 128, 256), (128, 256, 6),
+                                      (128, 256, 2), (256, 128, 2), (128, 2, 256)]
+    dbc = trainers.setup("maze", "dbc")
     dbc = dataclasses.replace(dbc, cfg=dataclasses.replace(dbc.cfg, hidden=[256], batch_size=128))
-    assert benchmark.update_flops(dbc) > benchmark.update_flops(bc)
-    ibc = benchmark.setup("maze", "ibc", tiny=False)
+    w = dbc.needs["diffusion_model"].width
+    # the frozen model: forward on agent and expert pairs, input gradient on the agent pairs only
+    assert flops(dbc) - flops(bc) == 3 * 2 * 128 * (8 * w + w * w + w * w + w * 8)
+    ibc = trainers.setup("maze", "ibc")
     ibc = dataclasses.replace(ibc, cfg=dataclasses.replace(ibc.cfg, hidden=[8], batch_size=4, counter_examples=3))
     # the state half once per state (4 x 6 x 8), the action half and the output per candidate (16 rows)
-    assert benchmark.update_flops(ibc) == 3 * 2 * (4 * 6 * 8 + 16 * 2 * 8 + 16 * 8 * 1)
+    assert flops(ibc) == 3 * 2 * (4 * 6 * 8 + 16 * 2 * 8 + 16 * 8 * 1)
 
 
 def test_dag_time_breakdown_per_rule_and_method(tmp_path, capsys):
-    import dag_time
+    from workflow.scripts import dag_time
 
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
     for rel, wall, cpu in (("train/maze/bc/seed1.tsv", 100, 90), ("train/walker/bc/seed1.tsv", 50, 45),

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 import envs
-from collect_demos import collect
-from methods.core import BenchError, load_demonstrations
-from methods.evaluate import EVAL_SEED_BASE, eval_seeds, run_episodes
+from dbc_bench import seeds as seed_ranges
+from dbc_bench.errors import BenchError
+from envs.demos import collect
+from envs.evaluation import run_episodes
+from methods.core import load_demonstrations
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +78,8 @@ def toward_goal(obs: np.ndarray) -> np.ndarray:
 
 
 def test_evaluation_is_independent_of_env_count():
-    seeds = eval_seeds(4)
-    assert seeds[0] == EVAL_SEED_BASE
+    seeds = seed_ranges.eval_seeds(4)
+    assert seeds[0] == seed_ranges.EVAL
     one = run_episodes(toward_goal, "maze", seeds, num_envs=1)
     three = run_episodes(toward_goal, "maze", seeds, num_envs=3)
     assert one == three

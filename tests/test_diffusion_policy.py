@@ -5,9 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from dbc_bench.errors import BenchError
+from dbc_bench.fields import from_values, validate
+from dbc_bench.io import load_state_checked, read_yaml
 from methods import diffusion_policy as dp
-from methods.config import read_yaml
-from methods.core import BenchError, Demonstrations, Normalizer, load_state_checked
+from methods.core import Demonstrations, Normalizer
 from methods.train import fit
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -81,7 +83,7 @@ def test_state_dict_holds_only_tensors_and_loads_weights_only(trained, tmp_path)
 
 
 def test_latency_helper_times_one_batched_call(trained):
-    from methods.evaluate import latency_per_call
+    from envs.evaluation import latency_per_call
 
     agent, _ = trained
     calls = []
@@ -94,16 +96,15 @@ def test_latency_helper_times_one_batched_call(trained):
                                          ("time_embed_dim", 7), ("clip_sample", -1.0)])
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(BenchError, match=f"'{field}'"):
-        dp.Config(**{field: value}).validate("diffusion_policy/maze.yaml")
+        validate(dp.Config(**{field: value}), "diffusion_policy/maze.yaml")
     with pytest.raises(BenchError, match="'inference_steps'"):
-        dp.Config(sampler="ddim", timesteps=10, inference_steps=20).validate("x.yaml")
+        validate(dp.Config(sampler="ddim", timesteps=10, inference_steps=20), "x.yaml")
 
 
 def test_task_configs_are_the_authors():
-    cfgs = {task: dp.Config(**read_yaml(CONFIG / "methods" / "diffusion_policy" / f"{task}.yaml"))
+    cfgs = {task: from_values(dp.Config, read_yaml(CONFIG / "methods" / "diffusion_policy" / f"{task}.yaml"), task)
             for task in ("maze", "fetch_pick", "hand_rotate", "walker")}
     for task, cfg in cfgs.items():
-        cfg.validate(task)
         assert cfg.timesteps == 1000 and cfg.sampler == "ddpm" and cfg.batch_size == 128
     assert cfgs["maze"].hidden == [256] * 4 and cfgs["maze"].epochs == 20000
     assert cfgs["fetch_pick"].hidden == [1200] * 4 and cfgs["fetch_pick"].lr == 1e-5

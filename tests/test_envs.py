@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import envs
+from dbc_bench.errors import BenchError
 from envs import TASKS, get_task
 from envs.experts import make_expert
 
@@ -34,7 +35,7 @@ def test_task_table():
 
 
 def test_unknown_task():
-    with pytest.raises(ValueError, match="unknown task 'nope'; choose from maze, fetch_pick, hand_rotate, walker"):
+    with pytest.raises(BenchError, match="unknown task 'nope'; choose from maze, fetch_pick, hand_rotate, walker"):
         get_task("nope")
 
 

@@ -54,7 +54,7 @@ def test_maze_expert_noise_comes_from_rng():
 
 @pytest.mark.parametrize("name", ["walker", "hand_rotate"])
 def test_rl_expert_missing_file_is_named(name, tmp_path, monkeypatch):
-    from methods.core import BenchError
+    from dbc_bench.errors import BenchError
 
     monkeypatch.setenv("DBC_EXPERTS_DIR", str(tmp_path))
     with pytest.raises(BenchError, match=f"{name}.pt: no RL expert file"):
@@ -62,5 +62,7 @@ def test_rl_expert_missing_file_is_named(name, tmp_path, monkeypatch):
 
 
 def test_unknown_task_expert():
-    with pytest.raises(ValueError, match="choose from"):
+    from dbc_bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="unknown task 'nope'; choose from maze"):
         make_expert("nope", None, np.random.default_rng(0))

@@ -1,4 +1,5 @@
 """GAIL: discriminator, reward wrapper, a tiny end-to-end run with resume, config validation."""
+import dataclasses
 from pathlib import Path
 
 import gymnasium as gym
@@ -8,10 +9,14 @@ import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import envs
+from dbc_bench import seeds
+from dbc_bench.errors import BenchError
+from dbc_bench.fields import docs, from_values
+from dbc_bench.io import read_yaml
 from envs.experts import make_expert
 from methods import gail
-from methods.config import read_yaml
-from methods.core import BenchError, Demonstrations, Normalizer
+from methods.core import Demonstrations, Normalizer
+from methods.train import run_training
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -127,15 +132,28 @@ def test_zscore_wrapper_normalises_terminal_observation_too():
     np.testing.assert_allclose(obs, [[-0.5, 0.0]])
 
 
-TINY = dict(env_steps=4096, n_envs=4, n_steps=256, batch_size=256, epochs=2, policy_hidden=[32, 32],
+TINY = dict(env_steps=4096, n_envs=4, n_steps=256, ppo_minibatch=256, ppo_epochs=2, policy_hidden=[32, 32],
             value_hidden=[32, 32], disc_hidden=[32, 32], reward_form="logd", bc_warm_start_epochs=2,
-            lr_decay="linear")
+            ppo_lr_decay="linear")
+
+TIMING = ("env_steps_per_s",)
 
 
-def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
+def without_timing(rows):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+def assert_rows_equal(a, b):
+    """Same keys and values, NaN equal to NaN."""
+    assert [list(r) for r in a] == [list(r) for r in b]
+    for ra, rb in zip(a, b):
+        for k in ra:
+            assert ra[k] == rb[k] or (ra[k] != ra[k] and rb[k] != rb[k]), (k, ra, rb)
+
+
+def test_gail_trainer_end_to_end_on_maze_and_resume(tmp_path):
     data = maze_demos()
-    cfg = gail.Config(**TINY)
-    cfg.validate("tiny")
+    cfg = from_values(gail.Config, TINY, "tiny")
     calls = []
 
     def evaluate(agent):
@@ -146,15 +164,21 @@ def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
         # a score that depends on every bit of the policy's output
         return [{"episode": 0, "eval_seed": 0, "success": 0, "return": float(action_z.double().sum()), "length": 1}]
 
+    def run(state_path, evaluate, log=lambda *a: None, checkpoint_seconds=120.0):
+        trainer = gail.GAILTrainer(cfg, "maze", data, seed=1, device="cpu", log=log)
+        result = run_training(trainer, evaluate=evaluate, eval_points=2, state_path=state_path,
+                              checkpoint_seconds=checkpoint_seconds, log=log)
+        return trainer.agent, result
+
     state = tmp_path / "state.pt"
-    agent, result = gail.train_online(cfg, "maze", data, seed=1, device="cpu", evaluate=evaluate, eval_points=2,
-                                      state_path=state, log=lambda *a: None)
+    agent, result = run(state, evaluate)
     assert len(calls) == 2 and [r["update"] for r in result.curve] == [2048, 4096]
     assert result.updates == 4096 and result.updates_per_second > 0
     assert [r["env_steps"] for r in result.log] == [1024, 2048, 3072, 4096]
-    # linear decay over the whole run, across segments: lr x (1 - steps / total) at each PPO update
-    # (a log row, written as its rollout ends, shows the rate the previous update used)
-    assert [r["lr"] for r in result.log] == pytest.approx([cfg.lr * (1 - k / 4) for k in (0, 1, 2, 3)])
+    # linear decay over the whole run: lr x (1 - steps / total) at each PPO update (a log row,
+    # written as its rollout ends, shows the rate the previous update used)
+    assert [r["lr"] for r in result.log] == pytest.approx([cfg.ppo_lr * (1 - k / 4) for k in (0, 1, 2, 3)])
+    assert np.isnan(result.log[0]["ppo_approx_kl"]) and np.isfinite(result.log[1]["ppo_approx_kl"])
     for key in ("env_steps_per_s", "disc_loss", "disc_acc_expert", "disc_acc_policy", "true_return"):
         assert key in result.log[-1]
     # The agent acts on z-scored inputs with the clipped actor mean, deterministically.
@@ -165,7 +189,7 @@ def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
         assert (raw.abs() <= 1 + 1e-5).all() and torch.equal(z, agent.act(data.obs[:5]))
 
     # A saved agent loads into `build`'s skeleton (as evaluate_policy.py reloads a run) and acts the same.
-    from methods.core import load_state_checked
+    from dbc_bench.io import load_state_checked
 
     skeleton = gail.build(cfg, 6, 2, {})
     load_state_checked(skeleton, agent.state_dict(), "model.pt")
@@ -173,7 +197,7 @@ def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
         assert torch.equal(skeleton.eval().act(data.obs[:5]), agent.act(data.obs[:5]))
 
     # Killed during the second evaluation: the rerun resumes from the first, evaluates once and
-    # ends exactly where the uninterrupted run did.
+    # ends exactly where the uninterrupted run did, log included (timing aside).
     uninterrupted = {k: v.clone() for k, v in agent.state_dict().items()}
     state.unlink()
     calls.clear()
@@ -184,22 +208,74 @@ def test_train_online_end_to_end_on_maze_and_resume(tmp_path):
         return evaluate(agent)
 
     with pytest.raises(KeyboardInterrupt):
-        gail.train_online(cfg, "maze", data, seed=1, device="cpu", evaluate=dies_at_second, eval_points=2,
-                          state_path=state, log=lambda *a: None)
+        run(state, dies_at_second)
     calls.clear()
     lines = []
     torch.manual_seed(123)  # the resumed run must not depend on the process's RNG state
     np.random.seed(123)
-    resumed_agent, resumed = gail.train_online(cfg, "maze", data, seed=1, device="cpu", evaluate=evaluate,
-                                               eval_points=2, state_path=state, log=lines.append)
-    assert any("resuming" in line and "2048" in line for line in lines), lines
-    assert len(calls) == 1 and [r["update"] for r in resumed.curve] == [2048, 4096]
-    assert [r["env_steps"] for r in resumed.log] == [1024, 2048, 3072, 4096]
-    assert resumed.curve == result.curve
+    resumed_agent, resumed = run(state, evaluate, log=lines.append)
+    assert any("resuming" in line and "after 2/4 rollouts" in line for line in lines), lines
+    assert len(calls) == 1 and resumed.curve == result.curve
+    assert_rows_equal(without_timing(resumed.log), without_timing(result.log))
     for key, value in resumed_agent.state_dict().items():
         assert torch.equal(value, uninterrupted[key]), key
-    for key in ("disc_loss", "true_return", "train_episodes"):
-        np.testing.assert_array_equal([r[key] for r in resumed.log[2:]], [r[key] for r in result.log[2:]], key)
+
+
+def test_gail_resumes_from_a_boundary_inside_a_log_window(tmp_path):
+    """A time-based checkpoint between log rows: the resumed run's rows still equal the
+    uninterrupted run's (the open window of discriminator rounds and episodes is in the state)."""
+    data = maze_demos(episodes=1)
+    cfg = from_values(gail.Config, {**TINY, "env_steps": 4096, "n_envs": 2, "n_steps": 64, "ppo_minibatch": 128,
+                                    "bc_warm_start_epochs": 0}, "tiny")
+    assert cfg.rollouts == 32  # boundaries every 32 // 25 = 1 rollout; rows every 32 // 50 -> 1 ...
+
+    def run(state_path, evaluate, log_every):
+        trainer = gail.GAILTrainer(cfg, "maze", data, seed=2, device="cpu", log=lambda *a: None)
+        return trainer.agent, run_training(trainer, evaluate=evaluate, eval_points=1, state_path=state_path,
+                                           log_every=log_every, checkpoint_seconds=0.0, log=lambda *a: None)
+
+    def score(agent):
+        with torch.no_grad():
+            return [{"return": float(agent.act(data.obs[:3]).double().sum())}]
+
+    agent, reference = run(tmp_path / "a.pt", score, log_every=5)  # ... so rows every 5 rollouts here
+    units = []
+
+    class Killed(Exception):
+        pass
+
+    trainer = gail.GAILTrainer(cfg, "maze", data, seed=2, device="cpu", log=lambda *a: None)
+    step = trainer.step
+
+    def dies_after_seven(segment_start):
+        if len(units) == 7:
+            raise Killed  # after 7 rollouts: saved at boundary 7, two rollouts into a row's window
+        units.append(segment_start)
+        step(segment_start)
+
+    trainer.step = dies_after_seven
+    with pytest.raises(Killed):
+        run_training(trainer, evaluate=score, eval_points=1, state_path=tmp_path / "b.pt", log_every=5,
+                     checkpoint_seconds=0.0, log=lambda *a: None)
+    resumed_agent, resumed = run(tmp_path / "b.pt", score, log_every=5)
+    assert [r["env_steps"] for r in resumed.log] == [r["env_steps"] for r in reference.log]
+    assert_rows_equal(without_timing(resumed.log), without_timing(reference.log))
+    assert resumed.curve == reference.curve
+    for key, value in resumed_agent.state_dict().items():
+        assert torch.equal(value, agent.state_dict()[key]), key
+
+
+def test_training_env_seeds_come_from_the_seed_registry(tmp_path, monkeypatch):
+    data = maze_demos(episodes=1)
+    cfg = from_values(gail.Config, {**TINY, "env_steps": 512, "n_envs": 2, "n_steps": 128, "ppo_minibatch": 128,
+                                    "bc_warm_start_epochs": 0}, "tiny")
+    trainer = gail.GAILTrainer(cfg, "maze", data, seed=3, device="cpu", log=lambda *a: None)
+    seen = []
+    monkeypatch.setattr(trainer.venv, "seed", seen.append)
+    run_training(trainer, evaluate=lambda a: [], eval_points=1, state_path=tmp_path / "s.pt", log=lambda *a: None)
+    # 2 rollouts: one segment each (every 2 // 25 -> 1 rollout), each reset from its step count
+    assert seen == [seeds.gail_train_seed(3, 0), seeds.gail_train_seed(3, 256)]
+    assert seen[0] == 3_002_000_000  # the seeds every run so far used: 2e6 + 1e9 * seed + steps
 
 
 def test_bc_warm_start_fits_the_actor_mean():
@@ -216,17 +292,21 @@ def test_bc_warm_start_fits_the_actor_mean():
 
 @pytest.mark.parametrize("field,value", [("n_envs", 0), ("env_steps", -5), ("reward_form", "wasserstein"),
                                          ("disc_hidden", []), ("grad_penalty", -1.0), ("gamma", 1.5),
-                                         ("normalize_obs", "yes"), ("batch_size", 4096), ("lr", 0)])
+                                         ("normalize_obs", "yes"), ("ppo_minibatch", 4096), ("ppo_lr", 0),
+                                         ("ppo_lr_decay", "cosine"), ("bc_warm_start_epochs", -1)])
 def test_config_validation_names_the_field(field, value):
-    cfg = gail.Config(**{**TINY, field: value})
     with pytest.raises(BenchError, match=f"gail.yaml: field '{field}'"):
-        cfg.validate("gail.yaml")
+        from_values(gail.Config, {**TINY, field: value}, "gail.yaml")
+
+
+def test_config_has_no_offline_training_fields():
+    """PPO's settings are named as PPO's: nothing reads like BC's epochs, batch size or lr."""
+    names = {f.name for f in dataclasses.fields(gail.Config)}
+    assert not names & {"epochs", "batch_size", "lr", "lr_decay", "grad_clip"}
+    assert all(f.name in docs(gail.Config) for f in dataclasses.fields(gail.Config))
 
 
 @pytest.mark.parametrize("task", ["maze", "fetch_pick", "hand_rotate", "walker"])
-def test_task_configs_are_valid_and_match_the_task(task):
+def test_task_configs_are_valid(task):
     values = read_yaml(CONFIG / "methods" / "gail" / f"{task}.yaml")
-    cfg = gail.Config(**values)
-    cfg.validate(task)
-    assert cfg.total_updates() >= cfg.env_steps and cfg.total_updates() % cfg.rollout_size == 0
-    assert gail.ONLINE is True
+    from_values(gail.Config, values, task)

@@ -4,9 +4,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from dbc_bench.errors import BenchError
+from dbc_bench.fields import from_values, validate
+from dbc_bench.io import load_checkpoint, load_state_checked, read_yaml, save_torch_atomic
 from methods import ibc
-from methods.config import read_yaml
-from methods.core import BenchError, load_checkpoint, load_state_checked, save_atomic
 from methods.train import fit
 from tests.test_methods import toy_demos
 
@@ -86,7 +87,7 @@ def test_langevin_variant_trains_with_gradient_penalty_and_acts(tmp_path):
 
 def test_checkpoint_keeps_the_action_box(trained, tmp_path):
     agent, _, obs, _ = trained
-    save_atomic({"agent": agent.state_dict()}, tmp_path / "model.pt")
+    save_torch_atomic({"agent": agent.state_dict()}, tmp_path / "model.pt")
     fresh = ibc.build(agent.cfg, 2, 2)
     with pytest.raises(BenchError, match="no action box"):
         fresh.act(obs)
@@ -102,14 +103,13 @@ def test_checkpoint_keeps_the_action_box(trained, tmp_path):
                                          ("dfo_iterations", -1)])
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(BenchError, match=f"'{field}'"):
-        ibc.Config(**{field: value}).validate("ibc/maze.yaml")
+        validate(ibc.Config(**{field: value}), "ibc/maze.yaml")
 
 
 def test_task_configs_are_the_authors():
-    cfgs = {task: ibc.Config(**read_yaml(CONFIG / "methods" / "ibc" / f"{task}.yaml"))
+    cfgs = {task: from_values(ibc.Config, read_yaml(CONFIG / "methods" / "ibc" / f"{task}.yaml"), task)
             for task in ("maze", "fetch_pick", "hand_rotate", "walker")}
     for task, cfg in cfgs.items():
-        cfg.validate(task)
         assert (cfg.dfo_samples, cfg.dfo_iterations, cfg.dfo_noise) == (1000, 3, 0.33)
     assert cfgs["maze"].hidden == [1024] and cfgs["maze"].counter_examples == 64
     assert cfgs["fetch_pick"].batch_size == 512 and cfgs["fetch_pick"].counter_examples == 256

@@ -1,16 +1,15 @@
 """BC, the shared training loop, normalisation, config resolution and checkpoint safety."""
-import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from methods import bc, get_method
+from dbc_bench.errors import BenchError
+from dbc_bench.io import load_checkpoint, load_state_checked, save_torch_atomic
+from methods import bc, registry
 from methods.config import resolve
-from methods.core import (BenchError, Demonstrations, Normalizer, load_checkpoint, load_state_checked,
-                          save_atomic)
-from methods.train import TrainConfig, clip_grad_norm, evaluation_points, fit
+from methods.core import Demonstrations, Normalizer
+from methods.train import STATE_VERSION, clip_grad_norm, evaluation_points, fit, run_training
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -85,6 +84,118 @@ def test_diverging_loss_stops_with_clear_error(tmp_path):
             state_path=tmp_path / "s.pt")
 
 
+def test_fit_killed_at_an_evaluation_resumes_to_the_same_result(tmp_path):
+    data = toy_demos()
+    cfg = bc.Config(epochs=6, batch_size=64, lr=3e-3, hidden=[16])  # 48 updates
+
+    def score(agent):
+        with torch.no_grad():
+            return [{"return": agent.loss(data.obs, data.act)[0].item()}]
+
+    def train(evaluate, state):
+        torch.manual_seed(0)
+        policy = bc.build(cfg, 3, 2)
+        return policy, fit(policy, data, cfg, evaluate=evaluate, eval_points=3, state_path=state, log_every=5)
+
+    policy, reference = train(score, tmp_path / "a.pt")
+    assert [r["update"] for r in reference.curve] == [16, 32, 48]
+    assert [r["update"] for r in reference.log] == [5, 10, 15, 16, 20, 25, 30, 32, 35, 40, 45, 48]
+    calls = []
+
+    def dies_at_third(agent):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return score(agent)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(dies_at_third, tmp_path / "b.pt")
+    torch.manual_seed(123)  # restored from the state, not taken from the process
+    resumed_policy, resumed = train(score, tmp_path / "b.pt")
+    assert resumed.curve == reference.curve
+    timing = ("updates_per_s",)
+    assert ([{k: v for k, v in r.items() if k not in timing} for r in resumed.log]
+            == [{k: v for k, v in r.items() if k not in timing} for r in reference.log])
+    for a, b in zip(policy.state_dict().values(), resumed_policy.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+class CountingTrainer:
+    """A trainer that counts: its state is the count, a unit adds `per_unit` to `progress()`."""
+
+    unit = "tick"
+    log_evaluations = False
+
+    def __init__(self, total, segments=None, per_unit=1):
+        self.agent = torch.nn.Linear(1, 1)
+        self.total, self.segments, self.per_unit, self.fingerprint = total, segments, per_unit, "counting"
+        self.count, self.starts, self.closed = 0, [], False
+
+    def step(self, segment_start):
+        if segment_start:
+            self.starts.append(self.count)
+        self.count += 1
+
+    def log_row(self, units, seconds):
+        return {"tick": self.count, "units": units}
+
+    def summary(self, row):
+        return ""
+
+    def progress(self):
+        return self.count * self.per_unit
+
+    def state_dict(self):
+        return {"count": self.count}
+
+    def load_state_dict(self, state):
+        self.count = state["count"]
+
+    def close(self):
+        self.closed = True
+
+
+def test_schedule_segments_checkpoints_and_fingerprint(tmp_path, monkeypatch):
+    saved = []
+    import methods.train as train_module
+
+    real_save = train_module.save_torch_atomic
+    monkeypatch.setattr(train_module, "save_torch_atomic",
+                        lambda obj, path: saved.append(obj["units"]) or real_save(obj, path))
+    trainer = CountingTrainer(100, segments=8, per_unit=10)
+    evaluated = []
+    result = run_training(trainer, evaluate=lambda a: evaluated.append(a) or [{"x": 1}], eval_points=3,
+                          state_path=tmp_path / "s.pt", log_every=30, checkpoint_seconds=120.0, log=lambda *a: None)
+    # segments start at 0, after every 100 // 8 = 12 units, after each evaluation (33, 67, 100)
+    assert trainer.starts == [0, 12, 24, 33, 36, 48, 60, 67, 72, 84, 96]
+    assert saved == [33, 67, 100] and evaluated == [trainer.agent] * 3 and trainer.closed
+    assert [r["update"] for r in result.curve] == [330, 670, 1000] and result.updates == 1000
+    assert [r["tick"] for r in result.log] == [30, 60, 90, 100]  # no row at evaluations for this trainer
+    assert [r["units"] for r in result.log] == [30, 30, 30, 10]
+
+    # Time-based checkpoints only ever land on a segment boundary.
+    saved.clear()
+    run_training(CountingTrainer(100, segments=8), evaluate=lambda a: [], eval_points=1,
+                 state_path=tmp_path / "t.pt", checkpoint_seconds=0.0, log=lambda *a: None)
+    assert saved == [12, 24, 36, 48, 60, 72, 84, 96, 100]
+
+    # A state saved under another fingerprint is discarded; under this one it is resumed.
+    lines = []
+    again = CountingTrainer(100, segments=8, per_unit=10)
+    run_training(again, evaluate=lambda a: [], eval_points=3, state_path=tmp_path / "t.pt",
+                 fingerprint="another job", log=lines.append)
+    assert any("starting afresh" in line for line in lines) and again.starts[0] == 0
+    real_save({"fingerprint": f"|counting|state v{STATE_VERSION}", "units": 67, "log": [], "curve": [],
+               "train_seconds": 1.0,
+               "trainer": {"count": 67}}, tmp_path / "u.pt")
+    lines.clear()
+    resumed = CountingTrainer(100, segments=8, per_unit=10)
+    result = run_training(resumed, evaluate=lambda a: [{"x": 1}], eval_points=3, state_path=tmp_path / "u.pt",
+                          log=lines.append)
+    assert any("resuming" in line and "after 67/100 ticks" in line for line in lines)
+    assert resumed.starts == [67, 72, 84, 96] and [r["update"] for r in result.curve] == [1000]
+
+
 def test_resolve_merges_budget_overrides_and_rejects_bad_fields(tmp_path):
     cfg = resolve(CONFIG, "default", "bc", "maze")
     assert cfg.hidden == [256, 256, 256] and cfg.lr == 5e-5       # the authors' settings
@@ -94,16 +205,16 @@ def test_resolve_merges_budget_overrides_and_rejects_bad_fields(tmp_path):
     (tmp_path / "budgets").mkdir()
     (tmp_path / "budgets" / "b.yaml").write_text("methods: {}\n")
     (tmp_path / "methods" / "bc" / "maze.yaml").write_text("hiden: [3]\n")
-    with pytest.raises(BenchError, match=r"maze.yaml.*unknown field\(s\) \['hiden'\]"):
+    with pytest.raises(BenchError, match=r"maze.yaml.*unknown field\(s\) hiden; choose from"):
         resolve(tmp_path, "b", "bc", "maze")
     (tmp_path / "methods" / "bc" / "maze.yaml").write_text("epochs: -1\n")
-    with pytest.raises(BenchError, match="'epochs' must be a positive integer"):
+    with pytest.raises(BenchError, match="field 'epochs' must be a number > 0, got -1"):
         resolve(tmp_path, "b", "bc", "maze")
 
 
 def test_unknown_method_is_named():
-    with pytest.raises(BenchError, match="unknown method 'nope'; choose from bc, bc_l2, dbc, dbc_nonorm"):
-        get_method("nope")
+    with pytest.raises(BenchError, match="unknown method 'nope'; choose from bc, dbc, ibc, diffusion_policy, gail"):
+        registry.parse("nope")
 
 
 def test_variants_and_run_overrides_resolve():
@@ -137,7 +248,7 @@ def test_checkpoint_loading_never_unpickles_code(tmp_path):
 
 def test_checkpoint_roundtrip_and_shape_check(tmp_path):
     policy = bc.Policy(3, 2, [16])
-    save_atomic({"agent": policy.state_dict()}, tmp_path / "m.pt")
+    save_torch_atomic({"agent": policy.state_dict()}, tmp_path / "m.pt")
     state = load_checkpoint(tmp_path / "m.pt")["agent"]
     other = bc.Policy(3, 2, [16])
     load_state_checked(other, state, "m.pt")

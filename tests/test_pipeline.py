@@ -2,7 +2,7 @@
 statistics and figures, in a scratch copy of the workflow."""
 import csv
 import json
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import copy_workflow, snakemake, workflow_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -19,23 +20,26 @@ CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
+def smoke_env(tmp_path_factory):
+    """A scratch copy of the workflow and the environment that runs it on the copy's own code."""
     work = tmp_path_factory.mktemp("pipeline")
-    for item in ("Snakefile", "workflow", "config", "profiles", "envs"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    return work, copy_workflow(work)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(smoke_env):
+    work, env = smoke_env
     targets = ["all", "generalization", "ablation", "regularization", "lambda_sweep"]
     (work / "small_sweep.yaml").write_text("experiments:\n  lambda_sweep: {tasks: [maze], values: [0, 2]}\n")
-    proc = subprocess.run(SNAKEMAKE + ["--cores", "2", *targets, "--configfile", "config/config.yaml",
-                                       "small_sweep.yaml", "--config", "budget=smoke"], cwd=work,
-                          capture_output=True, text=True, timeout=900)
+    proc = snakemake(work, env, "--cores", "2", *targets, "--configfile", "config/config.yaml", "small_sweep.yaml",
+                     "--config", "budget=smoke")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
 
 
 def test_report_outputs_exist(smoke_run):
     paper = smoke_run / "paper" / "smoke"
-    from report_files import REPORT_FILES
+    from analysis.files import REPORT_FILES
 
     for name in REPORT_FILES:
         assert (paper / name).stat().st_size > 0, name
@@ -73,8 +77,8 @@ def test_experiment_targets(smoke_run):
 
 
 def test_html_report_builds(smoke_run):
-    proc = subprocess.run(SNAKEMAKE + ["--cores", "1", "all", "--config", "budget=smoke", "--report", "report.html"],
-                          cwd=smoke_run, capture_output=True, text=True, timeout=300)
+    proc = snakemake(smoke_run, workflow_env(smoke_run), "--cores", "1", "all", "--config", "budget=smoke",
+                     "--report", "report.html", timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (smoke_run / "report.html").stat().st_size > 10_000
 
@@ -100,22 +104,60 @@ def test_every_rule_has_log_and_benchmark(smoke_run):
 
 
 def test_rerun_has_nothing_to_do(smoke_run):
-    proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2", "all", "--config", "budget=smoke"],
-                          cwd=smoke_run, capture_output=True, text=True, timeout=300)
+    proc = snakemake(smoke_run, workflow_env(smoke_run), "-n", "--cores", "2", "all", "--config", "budget=smoke",
+                     timeout=300)
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
+def planned_runs(proc) -> set[tuple[str, str, str]]:
+    """(task, method, seed) of every training job a dry run plans."""
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return set(re.findall(r"wildcards: task=(\w+), method=([^,\s]+), seed=(\d+)", proc.stdout))
+
+
+def edited(path: Path, old: str, new: str) -> str:
+    """Replace `old` by `new` in `path`; returns the original text to restore."""
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+    return text
+
+
+def test_code_changes_rerun_exactly_the_jobs_that_run_them(smoke_run):
+    env = workflow_env(smoke_run)
+    dry_run = ("-n", "all", "--config", "budget=smoke")
+    dbc, protocol = smoke_run / "methods" / "dbc.py", smoke_run / "envs" / "evaluation.py"
+    original = edited(dbc, "dm_loss = (agent - expert).clamp_min(0.0)", "dm_loss = 2 * (agent - expert).clamp_min(0.0)")
+    try:  # DBC's loss: DBC's runs only
+        runs = planned_runs(snakemake(smoke_run, env, *dry_run))
+        assert {m for _, m, _ in runs} == {"dbc"} and len(runs) == 4 * 3
+    finally:
+        dbc.write_text(original)
+    edited(dbc, '"""Diffusion Model-Augmented', '# a comment\n"""An edited docstring. Diffusion Model-Augmented')
+    try:  # comments and docstrings: nothing
+        assert planned_runs(snakemake(smoke_run, env, *dry_run)) == set()
+    finally:
+        dbc.write_text(original)
+    original = edited(protocol, 'slot["length"] += 1', 'slot["length"] += int(1)')
+    try:  # the evaluation protocol: every training job
+        runs = planned_runs(snakemake(smoke_run, env, *dry_run))
+        assert {m for _, m, _ in runs} == set(CONFIG["methods"]) and len(runs) == 4 * len(CONFIG["methods"]) * 3
+    finally:
+        protocol.write_text(original)
+    assert "Nothing to be done" in snakemake(smoke_run, env, *dry_run).stdout
+
+
 def test_bad_config_is_named(smoke_run):
-    proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "1", "all", "--config", "tasks=[nope]"],
-                          cwd=smoke_run, capture_output=True, text=True, timeout=300)
+    proc = snakemake(smoke_run, workflow_env(smoke_run), "-n", "--cores", "1", "all", "--config", "tasks=[nope]",
+                     timeout=300)
     assert proc.returncode != 0
     assert "nope" in proc.stderr + proc.stdout
 
 
 def test_slurm_profile_dry_run(smoke_run):
-    proc = subprocess.run(SNAKEMAKE + ["-n", "--profile", "profiles/slurm", "all", "--config", "budget=smoke"],
-                          cwd=smoke_run, capture_output=True, text=True, timeout=300)
+    proc = snakemake(smoke_run, workflow_env(smoke_run), "-n", "--profile", "profiles/slurm", "all", "--config",
+                     "budget=smoke", timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
@@ -130,8 +172,9 @@ def test_killed_job_resumes_to_the_uninterrupted_result(smoke_run):
     for f in run.iterdir():
         f.unlink()
     target = str(run.relative_to(smoke_run) / "eval_final.csv")
-    cmd = SNAKEMAKE + ["--cores", "1", target, "--config", "budget=smoke"]
-    scheduler = subprocess.Popen(cmd, cwd=smoke_run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = ["--cores", "1", target, "--config", "budget=smoke"]
+    scheduler = subprocess.Popen(SNAKEMAKE + args, cwd=smoke_run, env=workflow_env(smoke_run),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     victim, deadline = None, time.time() + 300
     while victim is None and time.time() < deadline and scheduler.poll() is None:
         if (run / "state.pt").exists():
@@ -143,7 +186,7 @@ def test_killed_job_resumes_to_the_uninterrupted_result(smoke_run):
     assert scheduler.wait(timeout=300) != 0
     assert not (run / "eval_final.csv").exists() and (run / "state.pt").exists()
 
-    proc = subprocess.run(cmd, cwd=smoke_run, capture_output=True, text=True, timeout=600)
+    proc = snakemake(smoke_run, workflow_env(smoke_run), *args, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "resuming from" in (smoke_run / "results/smoke/logs/train/maze/bc/seed1.log").read_text()
     for name, content in reference.items():

@@ -1,6 +1,6 @@
 """Determinism and resume (issue 7): same config and seed give identical data, checkpoints and
 episodes; a training job killed with SIGKILL resumes and ends exactly where an uninterrupted run does."""
-import os
+import json
 import signal
 import subprocess
 import sys
@@ -12,18 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from collect_demos import collect
+from envs.demos import collect
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_config(root: Path, epochs: int) -> Path:
-    (root / "budgets").mkdir(parents=True)
-    (root / "methods" / "bc").mkdir(parents=True)
-    (root / "budgets" / "test.yaml").write_text("methods: {}\n")
-    (root / "methods" / "bc" / "maze.yaml").write_text(
-        f"hidden: [64, 64]\nlr: 1.0e-3\nepochs: {epochs}\nbatch_size: 32\n")
-    return root
+def hyperparameters(epochs: int) -> dict:
+    return {"hidden": [64, 64], "lr": 1.0e-3, "epochs": epochs, "batch_size": 32}
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +28,9 @@ def dataset(tmp_path_factory):
     return root
 
 
-def train_cmd(dataset: Path, config: Path, run_dir: Path) -> list[str]:
+def train_cmd(dataset: Path, config: dict, run_dir: Path) -> list[str]:
     return [sys.executable, str(ROOT / "workflow/scripts/train_policy.py"), "--task", "maze", "--method", "bc",
-            "--seed", "3", "--budget", "test", "--config-dir", str(config), "--dataset", str(dataset / "a"),
+            "--seed", "3", "--budget", "test", "--hyperparameters", json.dumps(config), "--dataset", str(dataset / "a"),
             "--run-dir", str(run_dir), "--eval-episodes", "3", "--eval-envs", "3", "--eval-points", "4",
             "--checkpoint-seconds", "0.2", "--device", "cpu"]
 
@@ -54,7 +49,7 @@ def read_model(run_dir: Path) -> dict:
 
 
 def test_killed_training_resumes_to_the_same_result(dataset, tmp_path):
-    config = write_config(tmp_path / "config", epochs=300)
+    config = hyperparameters(epochs=300)
     reference = tmp_path / "reference"
     subprocess.run(train_cmd(dataset, config, reference), check=True, capture_output=True, timeout=600)
 
@@ -81,12 +76,12 @@ def test_killed_training_resumes_to_the_same_result(dataset, tmp_path):
 
 def test_state_of_another_config_is_not_resumed(dataset, tmp_path):
     run_dir = tmp_path / "run"
-    small = write_config(tmp_path / "small", epochs=30)
+    small = hyperparameters(epochs=30)
     subprocess.run(train_cmd(dataset, small, run_dir), check=True, capture_output=True, timeout=600)
     # Leave a resumable state behind, then change the config: the old state must be ignored.
     state = {"fingerprint": "something else", "update": 5}
     torch.save(state, run_dir / "state.pt")
-    other = write_config(tmp_path / "other", epochs=31)
+    other = hyperparameters(epochs=31)
     out = subprocess.run(train_cmd(dataset, other, run_dir), check=True, capture_output=True, text=True,
                          timeout=600)
     assert "starting afresh" in out.stdout and "resuming" not in out.stdout

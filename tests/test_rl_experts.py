@@ -8,11 +8,11 @@ import pytest
 import torch
 import yaml
 
-import train_expert
+from dbc_bench.errors import BenchError
 from envs import get_task
 from envs.experts import make_expert
 from envs.experts.rl import FORMAT, RLExpert, load_rl_expert
-from methods.core import BenchError
+from workflow.scripts import train_expert
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "envs" / "experts"
@@ -146,3 +146,22 @@ def test_shipped_expert_card_matches_file(task):
     assert (SHIPPED / card["curve_file"]).exists()
     expert = load_rl_expert(task, get_task(task).make(), weights)
     assert expert.act(np.zeros(get_task(task).obs_dim, dtype=np.float32)).shape == (get_task(task).act_dim,)
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"ppo": {"gama": 0.9}}, "unknown field\\(s\\) ppo.gama; choose from batch_size"),
+    ({"ppo": {"gamma": 1.5}}, "field 'ppo.gamma' must be a number <= 1, got 1.5"),
+    ({"learning_rate": {"schedule": "cosine"}}, "field 'learning_rate.schedule' must be one of constant, linear"),
+    ({"reward_shaping": {"type": "other"}}, "field 'reward_shaping.type' must be one of rotation_distance"),
+    ({"env_steps": None}, "field 'env_steps' must be an integer"),
+])
+def test_expert_config_errors_name_the_field(tmp_path, edit, message):
+    from envs.experts.training import load_config
+
+    config = yaml.safe_load((ROOT / "config" / "experts" / "walker.yaml").read_text())
+    for key, value in edit.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) and config.get(key) else value
+    path = tmp_path / "walker.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(BenchError, match=f"{path}: {message}"):
+        load_config(path)

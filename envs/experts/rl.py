@@ -22,8 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from dbc_bench.errors import BenchError
+from dbc_bench.io import load_checkpoint, load_state_checked
+from dbc_bench.nets import mlp
 from envs import get_task
-from methods.core import BenchError, load_checkpoint, load_state_checked, mlp
 
 FORMAT = "dbc-bench-rl-expert-v1"
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}

@@ -1,26 +1,68 @@
-# Shared helpers: config validation, the budget, and the paths every stage agrees on.
+# Shared helpers: config checks, the budget, the registries, and the paths every stage agrees on.
 import dataclasses
 import json
 import os
+import shlex
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from methods import base_method
-from methods.config import resolve, resolve_diffusion_model
+import envs
+from analysis.files import REPORT_FILES
+from dbc_bench.codehash import fingerprint, module_file
+from dbc_bench.errors import BenchError
+from methods import registry
+from methods.config import check_budget_methods, resolve, resolve_diffusion_model
 
-sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
-from report_files import REPORT_FILES
 
+def checked(what, value):
+    """`value()`; a BenchError becomes one line on stderr and exit status 1 (no traceback)."""
+    try:
+        return value()
+    except BenchError as exc:
+        print(f"error: {what}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+# `--config seeds=[1,2,3]` arrives as strings; seeds are integers.
+if isinstance(config.get("seeds"), list):
+    config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in config["seeds"]]
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
 BUDGET = config["budget"]
 BUDGET_FILE = f"config/budgets/{BUDGET}.yaml"
+if not Path(BUDGET_FILE).is_file():
+    raise WorkflowError(f"config 'budget': no file {BUDGET_FILE}")
 with open(BUDGET_FILE) as _f:
     budget = yaml.safe_load(_f)
 validate(budget, "../schemas/budget.schema.yaml", set_default=True)
+checked("config", lambda: check_budget_methods(Path(BUDGET_FILE)))
+
+# Every task and method named anywhere in the config must be registered (envs.TASKS, methods.registry).
+for _where, _tasks in [("tasks", config["tasks"])] + [
+    (f"experiments.{name}.tasks", spec["tasks"]) for name, spec in config["experiments"].items() if "tasks" in spec
+]:
+    for _task in _tasks:
+        checked(f"config '{_where}'", lambda: envs.get_task(_task))
+for _where, _methods in [("methods", config["methods"])] + [
+    (f"experiments.{name}.methods", spec["methods"])
+    for name, spec in config["experiments"].items()
+    if "methods" in spec
+]:
+    for _method in _methods:
+        checked(f"config '{_where}'", lambda: registry.parse(_method))
+for _task in budget["data"]:
+    checked(f"{BUDGET_FILE}: data", lambda: envs.get_task(_task))
+for _task, _kwargs in config["evaluation"]["env_kwargs"].items():
+    checked("config 'evaluation.env_kwargs'", lambda: envs.get_task(_task).check_kwargs(_kwargs))
+for _task in config["tasks"]:
+    if _task not in budget["data"]:
+        raise WorkflowError(f"{BUDGET_FILE}: field 'data.{_task}' is missing (task '{_task}' is in config 'tasks')")
+
 
 # Rules call `python`: the interpreter running Snakemake (the project's .venv, where setup.sh
 # installed this repository) comes first on PATH, also for cluster jobs, unless a conda
@@ -37,12 +79,9 @@ PAPER = f"paper/{BUDGET}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
-for _task in config["tasks"]:
-    if _task not in budget["data"]:
-        raise ValueError(f"{BUDGET_FILE}: field 'data.{_task}' is missing (task '{_task}' is in config 'tasks')")
 
 wildcard_constraints:
-    task="|".join(config["tasks"]),
+    task="|".join(envs.TASKS),
     # a method, a variant, or either with run overrides (dbc@lambda_dm=0.5)
     method=r"[a-z_0-9]+(@[a-z_]+=[^/@]+)*",
     seed=r"\d+",
@@ -57,25 +96,19 @@ def retrained_expert_dir(task):
     return f"results/experts/{task}"
 
 
-def expert_source():
-    """'shipped' (envs/experts/, the default) or 'retrained' (this file's train_expert outputs);
-    the config schema admits only these two."""
-    return config["experts"]
-
-
 def expert_inputs(wildcards):
     """For collect_demos' input: the RL expert file its task's demonstrations come from."""
     task = wildcards.task
     if task not in RL_EXPERT_TASKS:
         return {}
-    if expert_source() == "retrained":
+    if config["experts"] == "retrained":
         return {"expert": f"{retrained_expert_dir(task)}/{task}.pt"}
     return {"expert": f"envs/experts/{task}.pt"}
 
 
 def expert_env(wildcards):
     """Shell prefix for collect_demos: point the expert loader at the retrained file's folder."""
-    if wildcards.task in RL_EXPERT_TASKS and expert_source() == "retrained":
+    if wildcards.task in RL_EXPERT_TASKS and config["experts"] == "retrained":
         return f"DBC_EXPERTS_DIR={retrained_expert_dir(wildcards.task)} "
     return ""
 
@@ -98,41 +131,83 @@ def data_budget_args(wildcards):
 
 
 def eval_env_kwargs(wildcards):
-    return json.dumps(config["evaluation"]["env_kwargs"].get(wildcards.task, {}))
+    return shlex.quote(json.dumps(config["evaluation"]["env_kwargs"].get(wildcards.task, {})))
 
 
-def diffusion_model(task):
-    return f"{RESULTS}/diffusion_model/{task}/model.pt"
+# What a method may need from an earlier stage (registry `needs`), per task.
+NEED_PATHS = {"diffusion_model": lambda task: f"{RESULTS}/diffusion_model/{task}/model.pt"}
 
 
 def method_inputs(wildcards):
-    """Extra inputs a method needs: DBC trains against its task's pre-trained diffusion model."""
-    return {"diffusion_model": diffusion_model(wildcards.task)} if base_method(wildcards.method) == "dbc" else {}
+    """The inputs the run's method declares in its registry entry (DBC: its task's diffusion model)."""
+    run = registry.parse(wildcards.method)
+    return {need: NEED_PATHS[need](wildcards.task) for need in run.method.needs}
 
 
-def method_context(wildcards):
-    return json.dumps(method_inputs(wildcards))
+def input_args(wildcards, input):
+    return " ".join(f"--input {need}={input[need]}" for need in method_inputs(wildcards))
 
 
-# Each job depends on its own resolved settings (a param), not on the whole budget file, so
-# editing one task's budget reruns only that task's jobs. Resolving here also reports a bad
+# Each job gets its resolved hyperparameters as a param: the job records them in run.json, and a
+# change to one task's config reruns only that task's jobs. Resolving here also reports a bad
 # hyperparameter before anything runs.
+@lru_cache(maxsize=None)
+def _resolved(method, task):
+    cfg = checked("config 'methods'", lambda: resolve("config", BUDGET, method, task))
+    return shlex.quote(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
+
+
 def method_hyperparameters(wildcards):
-    return dataclasses.asdict(resolve("config", BUDGET, wildcards.method, wildcards.task))
+    return _resolved(wildcards.method, wildcards.task)
 
 
 def diffusion_model_hyperparameters(wildcards):
-    return dataclasses.asdict(resolve_diffusion_model("config", BUDGET, wildcards.task))
+    cfg = checked("diffusion model", lambda: resolve_diffusion_model("config", BUDGET, wildcards.task))
+    return shlex.quote(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
+
+
+# Code fingerprints (dbc_bench.codehash): a job reruns when the code it runs changes: its script
+# and every project module that script imports, plus the modules it reaches by name at run time
+# (the method's module through the registry, the task's env through its entry point).
+def task_module(task):
+    return module_file(envs.TASKS[task].module)
+
+
+def code(script, *modules):
+    return fingerprint(f"workflow/scripts/{script}", *modules)
+
+
+def method_code(script):
+    def of_job(wildcards):
+        method_module = module_file(registry.parse(wildcards.method).method.module)
+        task = getattr(wildcards, "task", GENERALIZATION_TASK)
+        return code(script, method_module, task_module(task))
+
+    return of_job
 
 
 def all_final_evals():
-    return [f"{run_dir(t, m, s)}/eval_final.csv"
-            for t in config["tasks"] for m in config["methods"] for s in config["seeds"]]
+    return [
+        f"{run_dir(t, m, s)}/eval_final.csv"
+        for t in config["tasks"]
+        for m in config["methods"]
+        for s in config["seeds"]
+    ]
 
+
+# The labels and order of tasks and methods, for the reports (which never import the registries).
+REGISTRY_ARG = shlex.quote(
+    json.dumps({"methods": registry.labels(), "tasks": {name: task.label for name, task in envs.TASKS.items()}})
+)
 
 # Shown by `snakemake --report report.html`, each with its caption in workflow/report/<name>.rst.
-REPORT_FIGURES = ("aggregate_intervals.png", "performance_profiles.png", "improvement.png", "per_task_scores.png",
-                  "learning_curves.png")
+REPORT_FIGURES = (
+    "aggregate_intervals.png",
+    "performance_profiles.png",
+    "improvement.png",
+    "per_task_scores.png",
+    "learning_curves.png",
+)
 
 
 GENERALIZATION_TASK = "fetch_pick"
@@ -153,8 +228,12 @@ def experiment_run_dirs(name):
 
 def generalization_evals():
     ratios = config["experiments"]["generalization"]["noise_ratios"]
-    return [f"{RESULTS}/generalization/{m}/seed{s}/r{r:g}.csv"
-            for m in config["methods"] for s in config["seeds"] for r in ratios]
+    return [
+        f"{RESULTS}/generalization/{m}/seed{s}/r{r:g}.csv"
+        for m in config["methods"]
+        for s in config["seeds"]
+        for r in ratios
+    ]
 
 
 def report_outputs():
@@ -162,11 +241,24 @@ def report_outputs():
 
 
 def report_rule_outputs():
-    return [report(f"{PAPER}/{name}", caption=f"../report/{Path(name).stem}.rst", category="Figures")
-            if name in REPORT_FIGURES else f"{PAPER}/{name}" for name in REPORT_FILES]
+    figure = lambda name: report(f"{PAPER}/{name}", caption=f"../report/{Path(name).stem}.rst", category="Figures")
+    return [figure(name) if name in REPORT_FIGURES else f"{PAPER}/{name}" for name in REPORT_FILES]
 
 
 def provenance():
-    return (f"snakemake all --config budget={BUDGET} tasks=[{','.join(config['tasks'])}] "
-            f"methods=[{','.join(config['methods'])}] seeds=[{','.join(map(str, config['seeds']))}]"
-            f" (config/config.yaml, {BUDGET_FILE})")
+    return (
+        f"snakemake all --config budget={BUDGET} tasks=[{','.join(config['tasks'])}] "
+        f"methods=[{','.join(config['methods'])}] seeds=[{','.join(map(str, config['seeds']))}]"
+        f" (config/config.yaml, {BUDGET_FILE})"
+    )
+
+
+def bench_threads(wildcards):
+    """Every core Snakemake was given: the benchmark times one thread, and claims the machine so that
+    no other job disturbs the timings. A function, so that it is asked only when the job is
+    scheduled: `snakemake --unlock` (no --cores) must parse this file. Executors without a core
+    count (a cluster run without --cores) give the job one."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1

@@ -2,55 +2,59 @@
 
 
 rule evaluate_generalization:
-    output:
-        f"{RESULTS}/generalization/{{method}}/seed{{seed}}/r{{ratio}}.csv",
     input:
         final=f"{RESULTS}/runs/{GENERALIZATION_TASK}/{{method}}/seed{{seed}}/eval_final.csv",
         model=f"{RESULTS}/runs/{GENERALIZATION_TASK}/{{method}}/seed{{seed}}/model.pt",
-    params:
-        run_dir=lambda wc, input: Path(input.model).parent,
-        env_kwargs=lambda wc: json.dumps({"noise_ratio": float(wc.ratio)}),
-        episodes=budget["evaluation"]["episodes"],
-        num_envs=budget["evaluation"]["num_envs"],
-        device=config["device"],
+    output:
+        f"{RESULTS}/generalization/{{method}}/seed{{seed}}/r{{ratio}}.csv",
     log:
         f"{LOGS}/evaluate_generalization/{{method}}/seed{{seed}}/r{{ratio}}.log",
     benchmark:
         f"{BENCH}/evaluate_generalization/{{method}}/seed{{seed}}/r{{ratio}}.tsv"
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         runtime=30,
         mem_mb=2000,
-    conda:
-        SOFTWARE
+    params:
+        run_dir=lambda wc, input: Path(input.model).parent,
+        env_kwargs=lambda wc: shlex.quote(json.dumps({"noise_ratio": float(wc.ratio)})),
+        episodes=budget["evaluation"]["episodes"],
+        num_envs=budget["evaluation"]["num_envs"],
+        device=config["device"],
+        code=method_code("evaluate_policy.py"),
     shell:
         "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} --out {output} "
-        "--env-kwargs '{params.env_kwargs}' --episodes {params.episodes} --envs {params.num_envs} "
+        "--env-kwargs {params.env_kwargs} --episodes {params.episodes} --envs {params.num_envs} "
         "--device {params.device} > {log} 2>&1"
 
 
 rule generalization_report:
-    output:
-        [f"{PAPER}/generalization.{ext}" for ext in ("md", "tex", "csv", "pdf", "png")],
     input:
         evals=generalization_evals(),
         paper_results="config/paper_results.yaml",
-    params:
-        out_dir=lambda wc, output: Path(output[0]).parent,
-        title=f"budget: {BUDGET}",
+    output:
+        [f"{PAPER}/generalization.{ext}" for ext in ("md", "tex", "csv", "pdf", "png")],
     log:
         f"{LOGS}/generalization_report.log",
     benchmark:
         f"{BENCH}/generalization_report.tsv"
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         runtime=10,
         mem_mb=2000,
-    conda:
-        SOFTWARE
+    params:
+        out_dir=lambda wc, output: Path(output[0]).parent,
+        title=f"budget: {BUDGET}",
+        registry=REGISTRY_ARG,
+        code=code("generalization_report.py"),
     shell:
         "python workflow/scripts/generalization_report.py --evals {input.evals} "
-        "--paper-results {input.paper_results} --out {params.out_dir} --title '{params.title}' > {log} 2>&1"
+        "--paper-results {input.paper_results} --out {params.out_dir} --registry {params.registry} "
+        "--title '{params.title}' > {log} 2>&1"
 
 
 rule generalization:
@@ -61,12 +65,24 @@ rule generalization:
 # Ablation, regularisation and lambda sweep: extra runs through the same train rule, each
 # reported by the same statistics into paper/<budget>/<experiment>/.
 rule experiment_report:
-    output:
-        [f"{PAPER}/{{experiment}}/{name}" for name in REPORT_FILES],
     input:
         runs=lambda wc: [f"{d}/eval_final.csv" for d in experiment_run_dirs(wc.experiment)],
         references=lambda wc: [dataset_summary(t) for t in config["experiments"][wc.experiment]["tasks"]],
         paper_results="config/paper_results.yaml",
+    output:
+        [f"{PAPER}/{{experiment}}/{name}" for name in REPORT_FILES],
+    log:
+        f"{LOGS}/experiment_report/{{experiment}}.log",
+    benchmark:
+        f"{BENCH}/experiment_report/{{experiment}}.tsv"
+    wildcard_constraints:
+        experiment="|".join(EXPERIMENTS),
+    conda:
+        SOFTWARE
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
     params:
         run_dirs=lambda wc: experiment_run_dirs(wc.experiment),
         reps=budget["report"]["bootstrap_reps"],
@@ -74,45 +90,37 @@ rule experiment_report:
         title=lambda wc: f"{wc.experiment}, budget: {BUDGET}",
         provenance=lambda wc: f"snakemake {wc.experiment} --config budget={BUDGET}",
         out_dir=lambda wc, output: Path(output[0]).parent,
-    wildcard_constraints:
-        experiment="|".join(EXPERIMENTS),
-    log:
-        f"{LOGS}/experiment_report/{{experiment}}.log",
-    benchmark:
-        f"{BENCH}/experiment_report/{{experiment}}.tsv"
-    threads: 1
-    resources:
-        runtime=30,
-        mem_mb=4000,
-    conda:
-        SOFTWARE
+        registry=REGISTRY_ARG,
+        code=code("make_report.py"),
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
         "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
-        "--title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"
+        "--registry {params.registry} --title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"
 
 
 rule sweep_report:
-    output:
-        [f"{PAPER}/lambda_sweep/sensitivity.{ext}" for ext in ("csv", "md", "pdf", "png")],
     input:
         f"{PAPER}/lambda_sweep/scores.csv",
-    params:
-        out_dir=lambda wc, output: Path(output[0]).parent,
-        title=f"budget: {BUDGET}",
+    output:
+        [f"{PAPER}/lambda_sweep/sensitivity.{ext}" for ext in ("csv", "md", "pdf", "png")],
     log:
         f"{LOGS}/sweep_report.log",
     benchmark:
         f"{BENCH}/sweep_report.tsv"
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         runtime=10,
         mem_mb=2000,
-    conda:
-        SOFTWARE
+    params:
+        out_dir=lambda wc, output: Path(output[0]).parent,
+        title=f"budget: {BUDGET}",
+        registry=REGISTRY_ARG,
+        code=code("sweep_report.py"),
     shell:
-        "python workflow/scripts/sweep_report.py --scores {input} --out {params.out_dir} "
-        "--title '{params.title}' > {log} 2>&1"
+        "python workflow/scripts/sweep_report.py --scores {input} --method dbc --key lambda_dm "
+        "--registry {params.registry} --out {params.out_dir} --title '{params.title}' > {log} 2>&1"
 
 
 rule ablation:
@@ -129,4 +137,3 @@ rule lambda_sweep:
     input:
         f"{PAPER}/lambda_sweep/main_table.md",
         rules.sweep_report.output,
-

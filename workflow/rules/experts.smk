@@ -3,28 +3,30 @@
 # shipped files, and do not depend on the budget: an expert is the same for every budget.
 # Not part of the default targets: the data rule asks for these files only with `experts: retrained`.
 
+
 rule train_expert:
+    input:
+        config="config/experts/{expert_task}.yaml",
     output:
         weights="results/experts/{expert_task}/{expert_task}.pt",
         card="results/experts/{expert_task}/{expert_task}.json",
         curve="results/experts/{expert_task}/{expert_task}_curve.csv",
-    input:
-        config="config/experts/{expert_task}.yaml",
-    params:
-        out_dir=lambda wc: retrained_expert_dir(wc.expert_task),
-    wildcard_constraints:
-        expert_task="|".join(RL_EXPERT_TASKS),
     log:
         "results/experts/logs/{expert_task}.log",
     benchmark:
         "results/experts/benchmarks/{expert_task}.tsv"
-    threads: 1
+    wildcard_constraints:
+        expert_task="|".join(RL_EXPERT_TASKS),
     conda:
         SOFTWARE
+    threads: 1
     resources:
         # The configs' max_wall_minutes (85 walker, 100 hand_rotate) plus the final measurement.
         runtime=lambda wc: {"walker": 110, "hand_rotate": 130}[wc.expert_task],
         mem_mb=lambda wc: {"walker": 2000, "hand_rotate": 4000}[wc.expert_task],
+    params:
+        out_dir=lambda wc: retrained_expert_dir(wc.expert_task),
+        code=lambda wc: code("train_expert.py", task_module(wc.expert_task)),
     shell:
         "python workflow/scripts/train_expert.py --task {wildcards.expert_task} --config {input.config} "
         "--out-dir {params.out_dir} --threads {threads} > {log} 2>&1"

@@ -2,39 +2,50 @@
 
 
 rule measure_latency:
-    output:
-        f"{RESULTS}/latency/{{task}}/{{method}}.json",
     input:
         # The first seed's final policy stands for the method: latency depends on the network, not its weights.
         final=lambda wc: f"{run_dir(wc.task, wc.method, config['seeds'][0])}/eval_final.csv",
+    output:
+        f"{RESULTS}/latency/{{task}}/{{method}}.json",
+    log:
+        f"{LOGS}/measure_latency/{{task}}/{{method}}.log",
+    benchmark:
+        f"{BENCH}/measure_latency/{{task}}/{{method}}.tsv"
+    conda:
+        SOFTWARE
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
     params:
         run_dir=lambda wc: run_dir(wc.task, wc.method, config["seeds"][0]),
         num_envs=budget["evaluation"]["num_envs"],
         env_kwargs=eval_env_kwargs,
         device=config["device"],
-    log:
-        f"{LOGS}/measure_latency/{{task}}/{{method}}.log",
-    benchmark:
-        f"{BENCH}/measure_latency/{{task}}/{{method}}.tsv"
-    threads: 1
-    resources:
-        runtime=10,
-        mem_mb=2000,
-    conda:
-        SOFTWARE
+        code=method_code("evaluate_policy.py"),
     shell:
         "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} --latency-out {output} "
-        "--envs {params.num_envs} --env-kwargs '{params.env_kwargs}' --device {params.device} > {log} 2>&1"
+        "--envs {params.num_envs} --env-kwargs {params.env_kwargs} --device {params.device} > {log} 2>&1"
 
 
 rule report:
-    output:
-        report_rule_outputs(),
     input:
         runs=all_final_evals(),
         latency=[f"{RESULTS}/latency/{t}/{m}.json" for t in config["tasks"] for m in config["methods"]],
         references=[dataset_summary(t) for t in config["tasks"]],
         paper_results="config/paper_results.yaml",
+    output:
+        report_rule_outputs(),
+    log:
+        f"{LOGS}/report.log",
+    benchmark:
+        f"{BENCH}/report.tsv"
+    conda:
+        SOFTWARE
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
     params:
         run_dirs=[str(Path(f).parent) for f in all_final_evals()],
         reps=budget["report"]["bootstrap_reps"],
@@ -42,18 +53,10 @@ rule report:
         title=f"budget: {BUDGET}",
         provenance=provenance(),
         out_dir=lambda wc, output: Path(output[0]).parent,
-    log:
-        f"{LOGS}/report.log",
-    benchmark:
-        f"{BENCH}/report.tsv"
-    threads: 1
-    conda:
-        SOFTWARE
-    resources:
-        runtime=30,
-        mem_mb=4000,
+        registry=REGISTRY_ARG,
+        code=code("make_report.py"),
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
         "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
-        "--latency {input.latency} --with-experiments --title '{params.title}' --provenance '{params.provenance}' "
+        "--latency {input.latency} --with-experiments --registry {params.registry} --title '{params.title}' --provenance '{params.provenance}' "
         "> {log} 2>&1"

@@ -2,6 +2,9 @@
 
 
 rule train:
+    input:
+        unpack(method_inputs),
+        summary=f"{RESULTS}/data/{{task}}.json",
     output:
         final=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/eval_final.csv",
         curve=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/eval_curve.csv",
@@ -9,31 +12,30 @@ rule train:
         info=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/run.json",
         timing=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/timing.json",
         model=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/model.pt",
-    input:
-        summary=f"{RESULTS}/data/{{task}}.json",
-        extra=lambda wc: list(method_inputs(wc).values()),
-    params:
-        dataset=lambda wc: dataset_dir(wc.task),
-        run_dir=lambda wc: run_dir(wc.task, wc.method, wc.seed),
-        env_kwargs=eval_env_kwargs,
-        context=method_context,
-        hyperparameters=method_hyperparameters,
-        evaluation=budget["evaluation"],
-        budget=BUDGET,
-        device=config["device"],
     log:
         f"{LOGS}/train/{{task}}/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/train/{{task}}/{{method}}/seed{{seed}}.tsv"
-    threads: config["train_threads"]
     conda:
         SOFTWARE
+    threads: config["train_threads"]
     resources:
         runtime=240,
         mem_mb=4000,
+    params:
+        dataset=lambda wc: dataset_dir(wc.task),
+        run_dir=lambda wc: run_dir(wc.task, wc.method, wc.seed),
+        env_kwargs=eval_env_kwargs,
+        hyperparameters=method_hyperparameters,
+        inputs=input_args,
+        evaluation=budget["evaluation"],
+        budget=BUDGET,
+        device=config["device"],
+        code=method_code("train_policy.py"),
     shell:
-        "python workflow/scripts/train_policy.py --task {wildcards.task} --method {wildcards.method} "
-        "--seed {wildcards.seed} --budget {params.budget} --dataset {params.dataset} --run-dir {params.run_dir} "
+        "python workflow/scripts/train_policy.py --task {wildcards.task} --method '{wildcards.method}' "
+        "--seed {wildcards.seed} --hyperparameters {params.hyperparameters} {params.inputs} "
+        "--budget {params.budget} --dataset {params.dataset} --run-dir '{params.run_dir}' "
         "--threads {threads} --device {params.device} "
         "--eval-episodes {params.evaluation[episodes]} --eval-envs {params.evaluation[num_envs]} "
-        "--eval-points {params.evaluation[points]} --eval-env-kwargs '{params.env_kwargs}' --context '{params.context}' > {log} 2>&1"
+        "--eval-points {params.evaluation[points]} --eval-env-kwargs {params.env_kwargs} > '{log}' 2>&1"

@@ -1,65 +1,34 @@
 """Where the DAG's time goes: a per-rule breakdown of a budget's Snakemake benchmark files
 (results/<budget>/benchmarks/<rule>/...tsv; training also per method), with each job's wall and
-CPU seconds and peak memory.
+CPU seconds and peak memory; see analysis.timing.
 
 Usage:
   python workflow/scripts/dag_time.py results/default/benchmarks [--cores 2] [--out dag_time.md]
-
-Sum of job wall seconds / cores is what the DAG needs at least on that many cores; jobs that ran
-side by side on fewer cores than they asked for show inflated wall and lower CPU seconds.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-import pandas as pd
-
-
-def load(bench_dir: Path) -> pd.DataFrame:
-    rows = []
-    for path in sorted(bench_dir.rglob("*.tsv")):
-        parts = path.relative_to(bench_dir).parts
-        stage = parts[0].removesuffix(".tsv")
-        if stage == "train" and len(parts) >= 3:
-            stage = f"train: {parts[2]}"  # train/<task>/<method>/seed<k>.tsv
-        try:
-            frame = pd.read_csv(path, sep="\t")
-            wall, cpu, rss = (float(frame[c].iloc[-1]) for c in ("s", "cpu_time", "max_rss"))
-        except (KeyError, IndexError, ValueError, pd.errors.ParserError) as exc:
-            raise SystemExit(f"dag_time: error: {path}: not a Snakemake benchmark file ({exc})")
-        rows.append({"stage": stage, "wall_s": wall, "cpu_s": cpu, "max_rss_mb": rss})
-    if not rows:
-        raise SystemExit(f"dag_time: error: {bench_dir}: no benchmark files")
-    return pd.DataFrame(rows)
+from analysis.timing import breakdown, load_benchmarks
+from dbc_bench.errors import run_stage
+from dbc_bench.io import write_text_atomic
 
 
-def breakdown(jobs: pd.DataFrame, cores: int) -> str:
-    table = (jobs.groupby("stage").agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), mean_s=("wall_s", "mean"),
-                                       max_s=("wall_s", "max"), cpu_s=("cpu_s", "sum"),
-                                       max_rss_mb=("max_rss_mb", "max"))
-             .sort_values("wall_s", ascending=False).reset_index())
-    lines = ["| stage | jobs | wall s (sum) | mean s | max s | CPU s (sum) | peak RSS MB |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r.stage} | {r.jobs} | {r.wall_s:.0f} | {r.mean_s:.0f} | {r.max_s:.0f} | {r.cpu_s:.0f} | "
-              f"{r.max_rss_mb:.0f} |" for r in table.itertuples()]
-    total, cpu = jobs["wall_s"].sum(), jobs["cpu_s"].sum()
-    lines += ["", f"{len(jobs)} jobs; job wall time {total / 60:.1f} min in all, {total / 60 / cores:.1f} min at "
-              f"{cores} jobs side by side; CPU time {cpu / 60:.1f} min ({cpu / 60 / cores:.1f} min on {cores} cores)."]
-    return "\n".join(lines) + "\n"
+def show(bench_dir: str, cores: int, out: str | None) -> None:
+    text = breakdown(load_benchmarks(bench_dir), cores)
+    print(text, end="")
+    if out:
+        write_text_atomic(out, text)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("bench_dir", type=Path)
+    p.add_argument("bench_dir")
     p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--out", type=Path)
+    p.add_argument("--out")
     args = p.parse_args(argv)
-    text = breakdown(load(args.bench_dir), args.cores)
-    print(text, end="")
-    if args.out:
-        args.out.write_text(text)
-    return 0
+    return run_stage(lambda: show(args.bench_dir, args.cores, args.out))
 
 
 if __name__ == "__main__":

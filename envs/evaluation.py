@@ -14,15 +14,8 @@ import torch
 
 import envs
 
-# Demonstrations use seeds from DEMO_SEED_BASE up, evaluations from EVAL_SEED_BASE up (disjoint).
-DEMO_SEED_BASE = 0
-EVAL_SEED_BASE = 1_000_000
-
 BatchPolicy = Callable[[np.ndarray], np.ndarray]
-
-
-def eval_seeds(episodes: int, base: int = EVAL_SEED_BASE) -> list[int]:
-    return [base + i for i in range(episodes)]
+EPISODE_COLUMNS = ["episode", "eval_seed", "success", "return", "length"]  # one row per episode
 
 
 class Evaluator:
@@ -73,19 +66,6 @@ def _start(env, queue: list) -> dict:
     obs, info = env.reset(seed=seed)
     return {"episode": episode, "eval_seed": seed, "obs": obs, "return": 0.0, "length": 0,
             "success": bool(info.get("success", False))}
-
-
-def agent_policy(agent: torch.nn.Module, obs_norm, act_norm, low: np.ndarray, high: np.ndarray,
-                 device: torch.device) -> BatchPolicy:
-    """Wraps an Agent (z-scored in, z-scored out) as a batch policy on raw observations."""
-
-    @torch.inference_mode()
-    def policy(obs: np.ndarray) -> np.ndarray:
-        x = obs_norm(torch.as_tensor(obs, device=device))
-        action = act_norm.inverse(agent.act(x)).cpu().numpy()
-        return np.clip(action, low, high)
-
-    return policy
 
 
 def latency_per_call(act: Callable[[], object], repeats: int = 5, warmup: int = 1, min_seconds: float = 0.0,

@@ -1,5 +1,6 @@
-"""The files make_report.py writes into its output directory; the Snakefile declares the same
-list as the report rules' outputs, so the two cannot drift apart."""
+"""The files each report writes into its output folder. The Snakefile declares the same names
+as the rules' outputs, so the two cannot drift apart; this module imports nothing, so that
+parsing the Snakefile stays fast."""
 
 REPORT_FILES = (
     "scores.csv", "aggregates.csv", "improvement.csv", "performance_profiles.csv", "learning_curves.csv",
@@ -8,3 +9,5 @@ REPORT_FILES = (
     "improvement.pdf", "improvement.png", "per_task_scores.pdf", "per_task_scores.png",
     "learning_curves.pdf", "learning_curves.png", "README.md",
 )
+GENERALIZATION_FILES = tuple(f"generalization.{ext}" for ext in ("md", "tex", "csv", "pdf", "png"))
+SENSITIVITY_FILES = tuple(f"sensitivity.{ext}" for ext in ("csv", "md", "pdf", "png"))

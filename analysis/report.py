@@ -1,0 +1,257 @@
+"""The DBC-Bench report of one set of runs: per-run scores, rliable aggregates, per-task tables
+(Markdown and LaTeX), compute cost, figures (PDF and PNG) and an index page, README.md (the
+files of `analysis.files.REPORT_FILES`).
+
+Every output is written to a temporary name in the output folder and renamed into place, so an
+interrupted run leaves either the previous file or the complete new one.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from analysis import costs, figures, statistics, tables
+from analysis.labels import Registry
+from analysis.loading import SCORE_KINDS, load_curves, load_paper_results, load_references, load_runs
+from dbc_bench.errors import BenchError
+from dbc_bench.io import write_csv_atomic, write_text_atomic
+
+REFERENCE_METHOD = "dbc"  # probability of improvement is reported for this method over each other
+
+# What each output shows, for the index page README.md.
+INDEX = (
+    ("main_table.md", "Headline: final-policy score per task and method (mean ± std over seeds, IQM with "
+     "95% bootstrap CI) beside the paper's published numbers, and aggregate IQM / median / mean / "
+     "optimality gap over tasks."),
+    ("aggregate_intervals.png", "Aggregate normalised final scores with 95% stratified-bootstrap CIs (rliable)."),
+    ("performance_profiles.png", "Performance profiles (rliable score distributions): the fraction of "
+     "(run, task) normalised final scores above each threshold, with 95% stratified-bootstrap CI bands."),
+    ("improvement.png", "Probability that a DBC run beats a run of each other method on a random task, "
+     "with 95% CIs; an interval clear of 0.5 is a difference the seeds support."),
+    ("per_task_scores.png", "Final score of every seed per task and method, with the paper's mean."),
+    ("learning_curves.png", "IQM over seeds of each evaluation during training (100 episodes each) "
+     "against the fraction of training done, per task, with 95% bootstrap CI bands."),
+    ("best_table.md", "Best evaluation during training (optimistic, selected on the evaluation episodes; "
+     "not the headline)."),
+    ("cost_table.md", "Compute cost per task and method: training, DBC's pre-training, evaluation, "
+     "updates per second, peak memory, hardware."),
+    ("scores.csv", "One row per run: raw and normalised final and best scores."),
+    ("aggregates.csv", "The aggregate estimates and CIs as numbers."),
+    ("improvement.csv", "Probability of improvement of DBC over each other method, with CIs."),
+    ("performance_profiles.csv", "The performance profiles and their CI bands as numbers."),
+    ("learning_curves.csv", "The learning curves' IQM and CIs as numbers (raw scores: success in [0, 1] or return)."),
+)
+
+# The experiment targets' outputs beside the main report (ReportSettings.with_experiments).
+EXPERIMENTS_INDEX = (
+    ("generalization", "FetchPick policies evaluated at noise ratios 1 to 2 beside the paper's table "
+     "(generalization.png: success against the ratio).", "generalization.md"),
+    ("ablation", "DBC with and without the expert-loss normalisation, with P(DBC > ablated).", "ablation/README.md"),
+    ("regularization", "BC, L2-regularised BC and DBC: does DBC's gain exceed plain regularisation?",
+     "regularization/README.md"),
+    ("lambda_sweep", "DBC over the authors' lambda_DM grid (lambda_sweep/sensitivity.png: final score "
+     "against lambda_DM).", "lambda_sweep/sensitivity.md"),
+)
+
+NORMALISATION_NOTE = ("Normalised score: success rate in [0, 1]; return tasks "
+                      "(R - R_min) / (R_max - R_min) with the random (min) and expert (max) scores of "
+                      "the task reference files. Optimality gap: 1 - mean of min(score, 1).")
+PAPER_NOTE = ("Paper: the authors' published mean ± std over 3 seeds (config/paper_results.yaml); "
+              "'-' where the paper reports none. Paper FetchPick is evaluated at noise ratio 1.25.")
+BEST_NOTE = ("Best during training: for each run the maximum over checkpoints (`update`) of the "
+             "mean evaluation score. The checkpoint is chosen on the evaluation episodes "
+             "themselves, so these numbers are biased upwards; main_table.md is the headline.")
+IMPROVEMENT_NOTE = ("Probability that a run of the first method scores higher than a run of the second on a "
+                    "randomly drawn task (rliable, ties count half); an interval excluding 0.5 is a "
+                    "difference the seeds support.")
+COST_NOTES = (
+    "Times are per seed (means over seeds) from each run's timing.json: training excludes "
+    "evaluation; evaluation covers every evaluation during training. Pre-training is DBC's "
+    "diffusion model, one per task shared by all seeds; the total charges each seed an equal "
+    "share of it. Jobs that ran side by side on a shared machine run slower than alone. "
+    "For GAIL, which learns online, updates/s are environment steps per second of training.",
+    "Latency: median wall time of one call of the first seed's final policy (normalisation "
+    "included) on one environment's observation, and on a batch of the evaluation "
+    "environments' observations (the time each of them waits for its action); '-' where not "
+    "measured (evaluate_policy.py --latency-out).",
+)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """How the statistics are computed and the documents labelled."""
+
+    reps: int = 2000  # bootstrap replications
+    seed: int = 0  # numpy seed set before each rliable call
+    confidence: float = 0.95  # CI coverage
+    unequal_seeds: str = "error"  # see analysis.statistics: "error" or "common"
+    title: str = ""  # shown in captions and figure titles, e.g. "budget: default"
+    provenance: str = ""  # the command and config that produced the runs, for README.md
+    with_experiments: bool = False  # README.md also links the experiment targets' outputs
+    registry: Registry = field(default_factory=Registry)
+
+
+@dataclass
+class Scores:
+    """The statistics every document of the report is made of."""
+
+    runs: pd.DataFrame
+    tables: dict[str, pd.DataFrame]  # per_task_table by score kind
+    aggregates: dict[str, pd.DataFrame]  # aggregate_scores by score kind
+    notes: dict[str, list[str]]  # score_matrices' notes by score kind
+    final_matrices: dict
+    improvement: pd.DataFrame
+
+
+def compute_scores(runs: pd.DataFrame, paper: dict, s: ReportSettings) -> Scores:
+    tables_, aggs, notes = {}, {}, {}
+    improvement = pd.DataFrame(columns=["method", "other", *statistics.INTERVAL_COLUMNS])
+    final_matrices: dict = {}
+    for kind in SCORE_KINDS:
+        matrices, _, notes[kind] = statistics.score_matrices(runs, f"{kind}_norm", s.unequal_seeds, s.registry)
+        if kind == "final":
+            final_matrices = matrices
+            if REFERENCE_METHOD in matrices and len(matrices) > 1:
+                improvement = statistics.probability_of_improvement(matrices, REFERENCE_METHOD, s.reps, s.seed,
+                                                                    s.confidence)
+        aggs[kind] = statistics.aggregate_scores(matrices, s.reps, s.seed, s.confidence)
+        tables_[kind] = tables.per_task_table(runs, paper, s.reps, s.seed, kind=kind, confidence=s.confidence,
+                                              registry=s.registry)
+    return Scores(runs, tables_, aggs, notes, final_matrices, improvement)
+
+
+def document_md(heading: str, sections: list[tuple[str, str, list[str]]]) -> str:
+    """A Markdown document: (sub-heading, table, notes) per section."""
+    parts = [f"# {heading}\n"]
+    for sub, table_md, notes in sections:
+        parts.append(f"\n## {sub}\n\n{table_md}")
+        if notes:
+            parts.append("\n" + "\n".join(f"- {n}" for n in notes) + "\n")
+    return "".join(parts)
+
+
+def document_tex(heading: str, sections: list[tuple[str, pd.DataFrame, list[str], str, int]]) -> str:
+    """LaTeX tables: (caption, table, notes, label, left-aligned columns) per section."""
+    parts = [f"% {heading}\n% Generated by workflow/scripts/make_report.py; needs \\usepackage{{booktabs}}.\n"]
+    for caption, table, notes, label, n_left in sections:
+        full = caption + (". " + " ".join(notes) if notes else "")
+        parts.append(tables.latex_table(table, caption=full, label=label, n_left=n_left))
+    return "\n".join(parts)
+
+
+def score_documents(scores: Scores, s: ReportSettings) -> dict[str, str]:
+    """main_table.* (final policy, the headline) and best_table.* (best during training)."""
+    suffix = f" ({s.title})" if s.title else ""
+    settings = (f"{len(scores.runs)} runs. CIs: rliable stratified bootstrap over seeds, {s.reps} replications, "
+                f"{s.confidence * 100:g}% percentile intervals, numpy seed {s.seed} set before each call. "
+                f"Std is the sample std over seeds (ddof 1). With 3 seeds the IQM over seeds equals the mean.")
+    docs = {}
+    for kind, name in (("final", "main_table"), ("best", "best_table")):
+        if kind == "final":
+            heading = f"DBC-Bench: final evaluation{suffix}"
+            task_caption = f"Final evaluation per task{suffix}; success in %, return raw"
+            agg_caption = f"Aggregate normalised final scores over tasks{suffix}"
+            extra = []
+        else:
+            heading = f"DBC-Bench: BEST evaluation during training{suffix}"
+            task_caption = (f"Best evaluation during training per task{suffix}; success in %, return raw; "
+                            f"optimistic, not the headline result")
+            agg_caption = f"Aggregate normalised best-during-training scores over tasks{suffix}"
+            extra = [BEST_NOTE]
+        task_fmt = tables.format_task_table(scores.tables[kind], s.confidence, registry=s.registry)
+        agg_fmt = tables.format_aggregate_table(scores.aggregates[kind], s.confidence, registry=s.registry)
+        task_notes = extra + [PAPER_NOTE, settings]
+        agg_notes = [NORMALISATION_NOTE] + scores.notes[kind]
+        sections = [(task_caption, tables.markdown_table(task_fmt), task_notes),
+                    (agg_caption, tables.markdown_table(agg_fmt), agg_notes)]
+        if kind == "final" and not scores.improvement.empty:
+            sections.append((f"Probability of improvement over tasks{suffix}",
+                             tables.markdown_table(_improvement_table(scores.improvement, s)), [IMPROVEMENT_NOTE]))
+        docs[f"{name}.md"] = document_md(heading, sections)
+        docs[f"{name}.tex"] = document_tex(heading, [
+            (task_caption, task_fmt, task_notes, f"tab:{name}_per_task", 2),
+            (agg_caption, agg_fmt, agg_notes, f"tab:{name}_aggregates", 1),
+        ])
+    return docs
+
+
+def _improvement_table(improvement: pd.DataFrame, s: ReportSettings) -> pd.DataFrame:
+    label = s.registry.method_label
+    return pd.DataFrame({
+        "Comparison": [f"P({label(a)} > {label(b)})" for a, b in zip(improvement["method"], improvement["other"])],
+        f"Estimate [{s.confidence:.0%} CI]": [
+            tables.format_interval(e, lo, hi, 3)
+            for e, lo, hi in zip(improvement["estimate"], improvement["ci_low"], improvement["ci_high"])]})
+
+
+def cost_documents(runs: pd.DataFrame, latency_files: Iterable[str | os.PathLike], s: ReportSettings
+                   ) -> dict[str, str]:
+    suffix = f" ({s.title})" if s.title else ""
+    shown = costs.format_cost_table(costs.cost_table(runs, costs.load_latencies(latency_files)), s.registry)
+    notes = [f"Hardware: {costs.hardware_note()}.", *COST_NOTES]
+    heading, caption = f"DBC-Bench: compute cost{suffix}", f"Cost per task and method{suffix}"
+    return {"cost_table.md": document_md(heading, [(caption, tables.markdown_table(shown), notes)]),
+            "cost_table.tex": document_tex(heading, [(caption, shown, notes, "tab:cost", 2)])}
+
+
+def index_page(s: ReportSettings) -> str:
+    """README.md: what each output shows, with the figures inline."""
+    index = [f"# DBC-Bench results{f' ({s.title})' if s.title else ''}\n",
+             f"Produced by `{s.provenance}`.\n" if s.provenance else "",
+             "Every number here is computed by the pipeline from the runs' per-episode files "
+             "(results/<budget>/runs/); the paper's numbers come from config/paper_results.yaml.\n"]
+    for name, what in INDEX:
+        index.append(f"## {name}\n\n{what}\n")
+        if name.endswith(".png"):
+            index.append(f"![{name}]({name})\n")
+        elif name.endswith(".md"):
+            index.append(f"See [{name}]({name}) (LaTeX: {name[:-3]}.tex).\n")
+    if s.with_experiments:
+        index.append("## The paper's experiments (named targets; present once each has run)\n")
+        index += [f"- `snakemake --cores 8 {target}`: {what} See [{link}]({link}).\n"
+                  for target, what, link in EXPERIMENTS_INDEX]
+    return "\n".join(part for part in index if part)
+
+
+def build_report(run_dirs: Iterable[str | os.PathLike], reference_files: Iterable[str | os.PathLike],
+                 paper_results: str | os.PathLike, out: str | os.PathLike, settings: ReportSettings = ReportSettings(),
+                 latency_files: Iterable[str | os.PathLike] = (), budget: str | None = None) -> list[Path]:
+    """Write the report of `run_dirs` into `out` (created if missing); returns the files written.
+    `budget` keeps only the runs of that budget (see loading.load_runs)."""
+    s = settings
+    if not 0 < s.confidence < 1:
+        raise BenchError(f"confidence must lie in (0, 1), got {s.confidence}")
+    refs = load_references(reference_files)
+    paper = load_paper_results(paper_results)
+    runs = load_runs(run_dirs, refs, s.registry, budget=budget)
+    scores = compute_scores(runs, paper, s)
+    docs = {**score_documents(scores, s), **cost_documents(runs, latency_files, s), "README.md": index_page(s)}
+
+    out = Path(out)
+    written = [write_csv_atomic(out / "scores.csv", runs),
+               write_csv_atomic(out / "aggregates.csv", scores.aggregates["final"]),
+               write_csv_atomic(out / "improvement.csv", scores.improvement)]
+    written += [write_text_atomic(out / name, text) for name, text in docs.items()]
+    matrices = scores.final_matrices
+    profiles = statistics.performance_profiles(matrices, statistics.profile_thresholds(matrices), s.reps, s.seed,
+                                               s.confidence)
+    curves = statistics.learning_curve_intervals(load_curves(runs), s.reps, s.seed, s.confidence, s.registry)
+    written += [write_csv_atomic(out / "performance_profiles.csv", profiles),
+                write_csv_atomic(out / "learning_curves.csv", curves)]
+    palette = figures.method_palette(runs["method"].unique(), s.registry)
+    plot = {"title": s.title or None, "registry": s.registry}
+    written += figures.plot_performance_profiles(profiles, palette, out / "performance_profiles",
+                                                 confidence=s.confidence, **plot)
+    written += figures.plot_improvement(scores.improvement, palette, out / "improvement", confidence=s.confidence,
+                                        **plot)
+    written += figures.plot_learning_curves(curves, runs.groupby("task")["metric"].first().to_dict(), palette,
+                                            out / "learning_curves", confidence=s.confidence, **plot)
+    written += figures.plot_aggregate_intervals(scores.aggregates["final"], palette, out / "aggregate_intervals",
+                                                confidence=s.confidence, **plot)
+    written += figures.plot_per_task_scores(runs, palette, out / "per_task_scores", kind="final", paper=paper,
+                                            **plot)
+    return written

@@ -1,0 +1,9 @@
+"""The layer below the suite's packages: what tasks (`envs`), methods (`methods`), the analysis
+(`analysis`) and the benchmark (`benchmarks`) all need, and nothing that imports them.
+
+- `errors`: the one user-facing error type and the exit convention of every stage;
+- `io`: the one atomic writer family (text, JSON, CSV, torch, figures) and weights-only loading;
+- `seeds`: every seed range the suite draws episodes and environments from;
+- `fields`: declarative, documented config fields and their validation;
+- `codehash`: a fingerprint of the code a job runs, so that editing it reruns the job.
+"""

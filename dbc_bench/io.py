@@ -1,0 +1,134 @@
+"""The one family of writers every stage uses: write to a temporary file beside the target, then
+rename over it, so a killed job never leaves half a file; and weights-only loading of torch files."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from dbc_bench.errors import BenchError
+
+
+def _atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call `write(tmp)` on a temporary file in `path`'s folder, then rename it over `path`. The
+    temporary file never outlives a failure; an OSError is reported with the path."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise BenchError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        umask = os.umask(0)  # mkstemp makes 0600; give the file the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BenchError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    return _atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def to_csv(rows: list[dict], columns: list[str] | None = None) -> str:
+    """CSV text of dict rows; `columns` picks and orders them (default: the first row's keys)."""
+    columns = columns or (list(rows[0]) if rows else [])
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_csv_atomic(path: str | os.PathLike, rows, columns: list[str] | None = None) -> Path:
+    """Dict rows (see to_csv) or a pandas DataFrame (written without its index)."""
+    text = rows.to_csv(index=False) if hasattr(rows, "to_csv") else to_csv(rows, columns)
+    return write_text_atomic(path, text)
+
+
+def save_torch_atomic(obj, path: str | os.PathLike) -> Path:
+    import torch
+
+    return _atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def save_figure_atomic(fig, path: str | os.PathLike, dpi: int = 150) -> Path:
+    """The format comes from the suffix; creation time and version are left out so that reruns
+    write identical files."""
+    fmt = Path(path).suffix.lstrip(".").lower()
+    metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None} if fmt == "png" else None
+    return _atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight",
+                                                 metadata=metadata))
+
+
+def _read_mapping(path: str | os.PathLike, parse: Callable[[str], object], errors: tuple, kind: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"{path}: file not found")
+    try:
+        data = parse(path.read_text())
+    except (*errors, UnicodeDecodeError) as exc:
+        raise BenchError(f"{path}: invalid {kind} ({str(exc).splitlines()[0]})") from exc
+    if data is None and kind == "YAML":  # an empty YAML file
+        data = {}
+    if not isinstance(data, dict):
+        raise BenchError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    """A YAML file holding a mapping ({} when empty)."""
+    return _read_mapping(path, yaml.safe_load, (yaml.YAMLError,), "YAML")
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON file holding an object."""
+    return _read_mapping(path, json.loads, (json.JSONDecodeError,), "JSON")
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Weights-only loading: a file that carries pickled code is refused, never run."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise BenchError(f"{path}: not a valid weights-only checkpoint ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:200]})") from exc
+
+
+def load_state_checked(module, state: dict, source: str) -> None:
+    """load_state_dict with a one-line error naming the file and the first mismatching tensor."""
+    own = module.state_dict()
+    for key, value in own.items():
+        if key not in state:
+            raise BenchError(f"{source}: checkpoint lacks '{key}'")
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise BenchError(f"{source}: '{key}' has shape {tuple(state[key].shape)}, "
+                             f"expected {tuple(value.shape)}")
+    extra = sorted(set(state) - set(own))
+    if extra:
+        raise BenchError(f"{source}: checkpoint has unexpected entries {extra[:3]}")
+    module.load_state_dict(state)

@@ -1,0 +1,142 @@
+"""Roll out a task's expert and write its demonstrations as a local Minari dataset.
+
+Success tasks keep only successful episodes (as the authors did). The dataset is built in a
+temporary directory and renamed into place, so a killed job never leaves a dataset that looks
+finished. A JSON summary beside it records the expert's raw success rate and the reference
+scores (random policy, expert) used to normalise returns.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+import envs
+from dbc_bench import seeds
+from dbc_bench.errors import BenchError
+from dbc_bench.io import write_json_atomic
+from envs.experts import make_expert
+
+
+def rollout(env, act, seed: int, on_reset=None) -> dict:
+    """One episode; `act(obs) -> action`. Returns arrays in Minari's episode-buffer layout."""
+    obs, info = env.reset(seed=seed)
+    if on_reset is not None:
+        on_reset(obs)
+    observations, actions, rewards, terms, truncs = [obs], [], [], [], []
+    successes = [bool(info.get("success", False))]
+    done = False
+    while not done:
+        action = act(obs)
+        obs, reward, terminated, truncated, info = env.step(action)
+        observations.append(obs)
+        actions.append(action)
+        rewards.append(float(reward))
+        terms.append(bool(terminated))
+        truncs.append(bool(truncated))
+        successes.append(bool(info.get("success", False)))
+        done = terminated or truncated
+    return {"seed": seed, "observations": np.asarray(observations, dtype=np.float32),
+            "actions": np.asarray(actions, dtype=np.float32), "rewards": np.asarray(rewards),
+            "terminations": np.asarray(terms), "truncations": np.asarray(truncs),
+            "success": np.asarray(successes), "return": float(np.sum(rewards))}
+
+
+def random_policy_score(task, episodes: int) -> float:
+    env = task.make()
+    env.action_space.seed(seeds.RANDOM_POLICY)
+    returns = [rollout(env, lambda _: env.action_space.sample(), seeds.RANDOM_POLICY + i)["return"]
+               for i in range(episodes)]
+    env.close()
+    return float(np.mean(returns))
+
+
+def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | None,
+            transitions: int | None, expert_seed: int, eval_env_kwargs: dict | None = None,
+            max_attempts_factor: float = 3.0, random_episodes: int = 20) -> dict:
+    import minari
+    from minari.data_collector import EpisodeBuffer
+
+    task = envs.get_task(task_name)
+    if (episodes is None) == (transitions is None):
+        raise BenchError(f"data budget for '{task_name}': give exactly one of 'episodes' or 'transitions'")
+    env = task.make()
+    try:
+        expert = make_expert(task_name, env, np.random.default_rng(expert_seed))
+    except NotImplementedError as exc:
+        raise BenchError(f"task '{task_name}' has no expert yet: {exc}") from exc
+
+    kept, attempted, n_transitions, all_returns, all_success = [], 0, 0, [], []
+    target = episodes if episodes is not None else transitions
+    max_attempts = int(max_attempts_factor * (episodes or transitions)) + 10
+    start = time.perf_counter()
+
+    while (len(kept) if episodes is not None else n_transitions) < target:
+        if attempted >= max_attempts:
+            raise BenchError(f"expert for '{task_name}' kept {len(kept)} of {attempted} episodes: "
+                             f"too few successes to reach the data budget")
+        episode = rollout(env, expert.act, seeds.DEMO + attempted, on_reset=expert.reset)
+        attempted += 1
+        success = bool(episode["success"].any())
+        all_returns.append(episode["return"])
+        all_success.append(success)
+        if task.metric == "return" or success:
+            kept.append(episode)
+            n_transitions += len(episode["actions"])
+    collect_seconds = time.perf_counter() - start
+
+    # A return task (walker) has no success signal: its expert is described by its return alone.
+    success_rate = float(np.mean(all_success)) if task.metric == "success" else None
+    expert_score = success_rate if task.metric == "success" else float(np.mean(all_returns))
+    random_score = random_policy_score(task, random_episodes)
+    quality = (f"raw success {success_rate:.3f}" if success_rate is not None
+               else f"mean return {np.mean(all_returns):.1f} +- {np.std(all_returns):.1f}")
+    print(f"{task_name}: expert {quality} over {attempted} episodes (mean return {np.mean(all_returns):.2f}); "
+          f"kept {len(kept)} episodes, {n_transitions} transitions ({collect_seconds:.1f} s); "
+          f"random-policy return {random_score:.2f}", flush=True)
+
+    buffers = [EpisodeBuffer(id=i, seed=ep["seed"], observations=ep["observations"], actions=ep["actions"],
+                             rewards=ep["rewards"], terminations=ep["terminations"],
+                             truncations=ep["truncations"], infos={"success": ep["success"]})
+               for i, ep in enumerate(kept)]
+    dataset_id = f"dbc/{task_name}/expert-v0"
+    # Minari mangles relative roots: give it an absolute one.
+    staging = (out_dir.parent / f".staging-{out_dir.name}-{os.getpid()}").resolve()
+    shutil.rmtree(staging, ignore_errors=True)
+    os.environ["MINARI_DATASETS_PATH"] = str(staging)
+    description = (f"{task_name} demonstrations from: {expert.description}. Expert {quality} over "
+                   f"{attempted} episodes; "
+                   + ("successful episodes only." if task.metric == "success" else "all episodes."))
+    minari.create_dataset_from_buffers(
+        dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
+        algorithm_name=expert.description, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
+        code_permalink="envs/demos.py",
+        ref_min_score=random_score, ref_max_score=expert_score if task.metric == "return" else 1.0,
+        description=description, data_format="hdf5",
+        requirements=[f"mujoco=={_version('mujoco')}", f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
+    env.close()
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging / dataset_id, out_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+
+    summary = {
+        "task": task_name, "metric": task.metric, "dataset_id": dataset_id, "dataset_dir": str(out_dir),
+        "expert": expert.description, "expert_raw_success_rate": success_rate,
+        "expert_mean_return": float(np.mean(all_returns)), "episodes_attempted": attempted,
+        "episodes_kept": len(kept), "transitions": n_transitions,
+        "ref_min_score": random_score,
+        "ref_max_score": expert_score if task.metric == "return" else 1.0,
+        "collect_seconds": collect_seconds, "mujoco_version": _version("mujoco"),
+    }
+    write_json_atomic(summary_path, summary)
+    return summary
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+    return version(package)
