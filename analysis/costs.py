@@ -54,7 +54,8 @@ def cost_table(df: pd.DataFrame, latencies: pd.DataFrame | None = None) -> pd.Da
         timing = read_json(run_dir / "timing.json")
         meta = read_json(run_dir / "run.json")
         pre = 0.0
-        dm_path = (meta.get("context") or {}).get("diffusion_model")
+        # Runs record their stages' inputs under "inputs" (before: "context").
+        dm_path = (meta.get("inputs") or meta.get("context") or {}).get("diffusion_model")
         if dm_path:
             pre = float(read_json(Path(dm_path).parent / "timing.json").get("wall_seconds", float("nan")))
         rows.append({"task": meta["task"], "method": meta["method"], "device": meta.get("device", ""),

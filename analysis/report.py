@@ -20,8 +20,6 @@ from analysis.loading import SCORE_KINDS, load_curves, load_paper_results, load_
 from dbc_bench.errors import BenchError
 from dbc_bench.io import write_csv_atomic, write_text_atomic
 
-REFERENCE_METHOD = "dbc"  # probability of improvement is reported for this method over each other
-
 # What each output shows, for the index page README.md.
 INDEX = (
     ("main_table.md", "Headline: final-policy score per task and method (mean ± std over seeds, IQM with "
@@ -93,6 +91,7 @@ class ReportSettings:
     provenance: str = ""  # the command and config that produced the runs, for README.md
     with_experiments: bool = False  # README.md also links the experiment targets' outputs
     registry: Registry = field(default_factory=Registry)
+    reference_method: str = "dbc"  # P(reference > X) is reported against each other method X
 
 
 @dataclass
@@ -115,8 +114,8 @@ def compute_scores(runs: pd.DataFrame, paper: dict, s: ReportSettings) -> Scores
         matrices, _, notes[kind] = statistics.score_matrices(runs, f"{kind}_norm", s.unequal_seeds, s.registry)
         if kind == "final":
             final_matrices = matrices
-            if REFERENCE_METHOD in matrices and len(matrices) > 1:
-                improvement = statistics.probability_of_improvement(matrices, REFERENCE_METHOD, s.reps, s.seed,
+            if s.reference_method in matrices and len(matrices) > 1:
+                improvement = statistics.probability_of_improvement(matrices, s.reference_method, s.reps, s.seed,
                                                                     s.confidence)
         aggs[kind] = statistics.aggregate_scores(matrices, s.reps, s.seed, s.confidence)
         tables_[kind] = tables.per_task_table(runs, paper, s.reps, s.seed, kind=kind, confidence=s.confidence,

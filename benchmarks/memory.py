@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dbc_bench.errors import BenchError
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,7 +25,8 @@ def peak_memory_mb(task: str, method: str, tiny: bool) -> float:
     cmd = [sys.executable, "-m", "benchmarks.memory", task, method] + (["--tiny"] if tiny else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     if out.returncode != 0:
-        raise RuntimeError(f"memory probe {task}/{method} failed:\n{out.stderr[-2000:]}")
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchError(f"memory probe {task}/{method} failed: {last}")
     return float(out.stdout.strip().splitlines()[-1])
 
 

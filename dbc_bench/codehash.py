@@ -4,7 +4,8 @@ they import, followed statically (imports inside functions included).
 Each file enters as its syntax tree without docstrings, so an edit to comments, docstrings or
 formatting keeps the fingerprint and costs no rerun, while any change to what the code does
 changes it. Imports made by name at run time (the method registry's discovery, gymnasium entry
-points) are not followed: callers add those modules' files as entries themselves.
+points) are not followed: callers add those modules' files as entries themselves. The syntax
+tree's text depends on the Python version, so moving to another Python reruns every job once.
 """
 from __future__ import annotations
 
@@ -42,9 +43,14 @@ def _parsed(path: Path) -> tuple[str, tuple[Path, ...]]:
             node.body = body[1:] or [ast.Pass()]
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative: resolved against this file's package
+                package = path.relative_to(ROOT).parent.parts
+                package = package[: len(package) - (node.level - 1)]
+                module = ".".join([*package, module] if module else package)
             # `from methods import bc` imports the submodule methods/bc.py when there is one.
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [module] + [f"{module}.{alias.name}" for alias in node.names]
         else:
             continue
         for name in names:
@@ -56,8 +62,9 @@ def _parsed(path: Path) -> tuple[str, tuple[Path, ...]]:
 
 
 def closure(entries: tuple[str | Path, ...]) -> list[Path]:
-    """The entry files and every project file they import, directly or not."""
-    todo = [Path(e).resolve() for e in entries]
+    """The entry files (relative paths are taken from the project root) and every project file
+    they import, directly or not."""
+    todo = [(ROOT / e).resolve() for e in entries]
     seen: set[Path] = set()
     while todo:
         path = todo.pop()

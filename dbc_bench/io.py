@@ -3,9 +3,11 @@ rename over it, so a killed job never leaves half a file; and weights-only loadi
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -95,6 +97,15 @@ def _read_mapping(path: str | os.PathLike, parse: Callable[[str], object], error
     return data
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_yaml(path: str | os.PathLike) -> dict:
     """A YAML file holding a mapping ({} when empty)."""
     return _read_mapping(path, yaml.safe_load, (yaml.YAMLError,), "YAML")
@@ -113,10 +124,26 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise BenchError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # a damaged file, not one that names code to run
+            raise BenchError(f"{path}: not a readable torch file ({str(exc).splitlines()[0][:200]})") from exc
+        # torch suggests weights_only=False here: that would run the file's code, so never do it.
+        raise BenchError(f"{path}: the file carries pickled code or objects beyond tensors; "
+                         "it was not loaded (only weights-only files are accepted)") from exc
     except Exception as exc:
-        raise BenchError(f"{path}: not a valid weights-only checkpoint ({type(exc).__name__}: "
+        raise BenchError(f"{path}: not a readable torch file ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:200]})") from exc
+    if not isinstance(blob, dict):
+        raise BenchError(f"{path}: expected a dict of tensors, found {type(blob).__name__}")
+    return blob
+
+
+def require_keys(blob: dict, keys: tuple[str, ...], path, what: str) -> None:
+    """A loaded torch file must hold `keys`: name the file, what it should be and what is missing."""
+    missing = [key for key in keys if key not in blob]
+    if missing:
+        raise BenchError(f"{path}: not {what}: missing key(s) {', '.join(missing)}")
 
 
 def load_state_checked(module, state: dict, source: str) -> None:

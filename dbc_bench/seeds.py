@@ -12,6 +12,8 @@ GAIL_BLOCK seeds per training seed, above every episode range (training seeds st
 """
 from __future__ import annotations
 
+from dbc_bench.errors import BenchError
+
 RANGE = 1_000_000
 DEMO = 0
 EVAL = 1_000_000
@@ -25,7 +27,7 @@ _GAIL_OFFSET = 2_000_000  # kept from the first release: changing it would chang
 def episode_seeds(base: int, episodes: int) -> list[int]:
     """`episodes` consecutive seeds from `base` (one of the ranges above)."""
     if episodes > RANGE:
-        raise ValueError(f"{episodes} episodes overflow a seed range of {RANGE}")
+        raise BenchError(f"{episodes} episodes overflow a seed range of {RANGE}")
     return [base + i for i in range(episodes)]
 
 
@@ -36,7 +38,7 @@ def eval_seeds(episodes: int) -> list[int]:
 def gail_train_seed(seed: int, env_steps: int) -> int:
     """Seed for GAIL's training environments after `env_steps` steps of training seed `seed` (>= 1)."""
     if seed < 1:
-        raise ValueError(f"training seeds start at 1, got {seed}")
+        raise BenchError(f"training seeds start at 1, got {seed}")
     return GAIL_BLOCK * seed + _GAIL_OFFSET + env_steps
 
 

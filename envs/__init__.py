@@ -35,11 +35,16 @@ class Task:
     max_episode_steps: int
     obs_dim: int
     act_dim: int
+    expert: str = "rl"      # "module:Class" of a scripted expert, or "rl": a trained policy (envs/experts/rl.py)
     kwargs: dict = field(default_factory=dict)  # the env's registered defaults
 
     @property
     def module(self) -> str:
         return self.entry_point.split(":")[0]
+
+    @property
+    def expert_module(self) -> str:
+        return "envs.experts.rl" if self.expert == "rl" else self.expert.split(":")[0]
 
     def check_kwargs(self, kwargs: dict) -> None:
         """Only the env's own keyword arguments (its registered defaults) may be set."""
@@ -53,9 +58,10 @@ class Task:
 
 
 TASKS: dict[str, Task] = {task.name: task for task in (
-    Task("maze", "Maze", "DBC/Maze-v0", "envs.maze:MazeEnv", "success", 400, 6, 2),
+    Task("maze", "Maze", "DBC/Maze-v0", "envs.maze:MazeEnv", "success", 400, 6, 2,
+         expert="envs.experts.maze:MazeExpert"),
     Task("fetch_pick", "FetchPick", "DBC/FetchPick-v0", "envs.fetch_pick:FetchPickEnv", "success", 50, 16, 4,
-         {"noise_ratio": 1.0}),
+         expert="envs.experts.fetch_pick:FetchPickExpert", kwargs={"noise_ratio": 1.0}),
     Task("hand_rotate", "HandRotate", "DBC/HandRotate-v0", "envs.hand_rotate:HandRotateEnv", "success", 50, 68, 20),
     Task("walker", "Walker", "DBC/Walker-v0", "envs.walker:WalkerEnv", "return", 1000, 17, 6),
 )}

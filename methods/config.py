@@ -23,15 +23,15 @@ def _overrides(section: dict, key: str, task: str, tasks: list[str], where: str)
     """The `all:` then `<task>:` overrides of `section[key]`, every task key checked."""
     entry = section.get(key) or {}
     if not isinstance(entry, dict):
-        raise BenchError(f"{where}.{key}: expected a mapping of 'all' or task names to fields")
+        raise BenchError(f"{where}{key}: expected a mapping of 'all' or task names to fields")
     unknown = sorted(set(entry) - {"all", *tasks})
     if unknown:
-        raise BenchError(f"{where}.{key}: unknown task(s) {', '.join(unknown)}; choose from all, {', '.join(tasks)}")
+        raise BenchError(f"{where}{key}: unknown task(s) {', '.join(unknown)}; choose from all, {', '.join(tasks)}")
     values = {}
     for part in ("all", task):
         block = entry.get(part) or {}
         if not isinstance(block, dict):
-            raise BenchError(f"{where}.{key}.{part}: expected a mapping of fields")
+            raise BenchError(f"{where}{key}.{part}: expected a mapping of fields")
         values.update(block)
     return values
 
@@ -39,7 +39,11 @@ def _overrides(section: dict, key: str, task: str, tasks: list[str], where: str)
 def _chain(method: registry.MethodSpec) -> list[registry.MethodSpec]:
     chain = [method]
     while chain[0].config_base:
-        chain.insert(0, registry.methods()[chain[0].config_base])
+        base = registry.methods().get(chain[0].config_base)
+        if base is None or base in chain:
+            raise BenchError(f"{chain[0].module}: config_base '{chain[0].config_base}' is not a registered method "
+                             f"(or forms a cycle); choose from {', '.join(registry.methods())}")
+        chain.insert(0, base)
     return chain
 
 
@@ -66,7 +70,7 @@ def resolve(config_dir: str | Path, budget: str, run_name: str, task: str):
     budget_file = config_dir / "budgets" / f"{budget}.yaml"
     section = check_budget_methods(budget_file)
     tasks = _tasks()
-    where = f"{budget_file}: methods"
+    where = f"{budget_file}: methods."
     values: dict = {}
     chain = _chain(run.method)
     for method in chain:
@@ -88,5 +92,5 @@ def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):
     budget_file = config_dir / "budgets" / f"{budget}.yaml"
     base_file = config_dir / "diffusion_model" / f"{task}.yaml"
     values = read_yaml(base_file)
-    values.update(_overrides(read_yaml(budget_file), "diffusion_model", task, _tasks(), str(budget_file)))
+    values.update(_overrides(read_yaml(budget_file), "diffusion_model", task, _tasks(), f"{budget_file}: "))
     return from_values(Config, values, f"{base_file} (+ {budget_file}) for the diffusion model")

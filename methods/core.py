@@ -1,4 +1,4 @@
-"""What every method shares: devices, demonstrations, normalisation, networks, checkpoints.
+"""What every method shares: devices, demonstrations, normalisation, initialisation, acting.
 
 Methods meet the pipeline at one small interface (see methods/__init__.py): an `Agent` module
 with `loss(obs, act)` for training and `act(obs)` for evaluation, both on z-scored tensors.
@@ -124,6 +124,11 @@ def load_demonstrations(dataset_dir: str | os.PathLike, obs_dim: int | None = No
     if not episodes:
         raise BenchError(f"{path}: dataset holds no episodes")
     # Each episode stores T+1 observations for T actions; the last one has no action.
+    for ep in episodes:
+        n_obs, n_act = len(ep.observations), len(ep.actions)
+        if n_obs != n_act + 1:
+            raise BenchError(f"{path}: episode {ep.id} has {n_obs} observations for {n_act} actions "
+                             f"(expected {n_act + 1}); its (state, action) pairs would be misaligned")
     obs = np.concatenate([np.asarray(ep.observations)[:-1] for ep in episodes]).astype(np.float32)
     act = np.concatenate([np.asarray(ep.actions) for ep in episodes]).astype(np.float32)
     if obs.ndim != 2 or act.ndim != 2:

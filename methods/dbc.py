@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from dbc_bench.errors import BenchError
 from dbc_bench.fields import option
-from dbc_bench.io import load_checkpoint, load_state_checked
+from dbc_bench.io import load_checkpoint, load_state_checked, require_keys
 from methods import bc
 from methods.diffusion import Config as DMConfig
 from methods.diffusion import DiffusionModel
@@ -72,9 +72,7 @@ class DBCPolicy(bc.Policy):
 def load_diffusion_model(path, obs_dim: int, act_dim: int, obs_norm=None, act_norm=None) -> DiffusionModel:
     """The pre-trained model; refuses one trained for other dimensions or another dataset."""
     ckpt = load_checkpoint(path)
-    for key in ("model", "config", "obs_mean", "act_mean"):
-        if key not in ckpt:
-            raise BenchError(f"{path}: not a diffusion-model checkpoint (no '{key}')")
+    require_keys(ckpt, ("model", "config", "obs_mean", "act_mean"), path, "a diffusion-model checkpoint")
     model = DiffusionModel(obs_dim, act_dim, DMConfig(**ckpt["config"]))
     load_state_checked(model, ckpt["model"], str(path))
     for name, norm, saved in (("observation", obs_norm, ckpt["obs_mean"]), ("action", act_norm, ckpt["act_mean"])):

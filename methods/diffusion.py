@@ -111,9 +111,8 @@ def heldout_loss(model: DiffusionModel, obs: torch.Tensor, act: torch.Tensor, re
     return total / repeats
 
 
-def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path,
-                             budget: str = "", seed: int = 0, threads: int = 1, device: str = "auto",
-                             eval_points: int = 10) -> None:
+def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path, budget: str = "", seed: int = 0,
+             threads: int = 1, device: str = "auto", eval_points: int = 10, code: str = "") -> None:
     """DBC's first stage: a diffusion model of the expert [s, a] pairs, with its held-out loss
     curve; model.pt, written last, marks a finished pre-training."""
     wall_start = time.perf_counter()
@@ -136,11 +135,11 @@ def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result = fit(model, train_part, cfg, evaluate=evaluate, eval_points=eval_points, state_path=out_dir / "state.pt",
-                 fingerprint=f"{task_name}|{dataset}|{seed}|{len(held)}")
+                 fingerprint=f"{task_name}|{dataset}|{seed}|{len(held)}|{code}")
     write_text_atomic(out_dir / "train_log.csv", to_csv(result.log))
     write_text_atomic(out_dir / "loss_curve.csv", to_csv([{"update": 0, "heldout_loss": initial}] + result.curve))
     write_json_atomic(out_dir / "config.json", {
-        "task": task_name, "budget": budget, "seed": seed, "config": dataclasses.asdict(cfg),
+        "task": task_name, "budget": budget, "seed": seed, "config": dataclasses.asdict(cfg), "code": code,
         "dataset": str(dataset), "train_pairs": len(train_part), "heldout_pairs": len(held)})
     write_json_atomic(out_dir / "timing.json", {
         "updates": result.updates, "train_seconds": result.train_seconds,

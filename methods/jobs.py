@@ -27,7 +27,9 @@ from dbc_bench.io import (
     load_checkpoint,
     load_state_checked,
     read_json,
+    require_keys,
     save_torch_atomic,
+    sha256_file,
     to_csv,
     write_json_atomic,
     write_text_atomic,
@@ -65,7 +67,7 @@ def check_inputs(run: registry.RunSpec, inputs: dict[str, str]) -> None:
 
 def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, dataset: Path, run_dir: Path,
           inputs: dict[str, str], evaluation: Evaluation, budget: str = "", threads: int = 1,
-          device: str = "auto", checkpoint_seconds: float = 120.0) -> None:
+          device: str = "auto", checkpoint_seconds: float = 120.0, code: str = "") -> None:
     """Train one run and write run.json (resolved config and provenance), train_log.csv,
     eval_curve.csv (evaluations during training), timing.json, model.pt and, last, eval_final.csv
     (the headline: the final policy's episodes), whose presence marks a finished run."""
@@ -101,7 +103,8 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
 
     run_info = {
         "task": task_name, "method": run_name, "seed": seed, "budget": budget,
-        "config": dataclasses.asdict(cfg), "inputs": inputs, "dataset": str(dataset),
+        "config": dataclasses.asdict(cfg), "inputs": inputs, "dataset": str(dataset), "code": code,
+        "inputs_sha256": {name: sha256_file(path) for name, path in inputs.items()},
         "transitions": len(data), "demo_episodes": data.n_episodes, "eval_episodes": evaluation.episodes,
         "eval_env_kwargs": evaluation.env_kwargs, "eval_seed_first": episode_seeds[0],
         "device": str(torch_device), "threads": threads, "torch": torch.__version__,
@@ -111,7 +114,8 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
           f"{cfg.describe_length(len(data))} on {torch_device} ({threads} threads)", flush=True)
 
     state_path = run_dir / "state.pt"
-    # Device and threads do not change a CPU run's numbers; everything else identifies it.
+    # Device and threads do not change a CPU run's numbers; everything else (config, data, the
+    # inputs' bytes and the code's fingerprint) identifies it: a state saved by other code is not resumed.
     fingerprint = json.dumps({k: v for k, v in run_info.items() if k not in ("device", "threads")}, sort_keys=True)
     if run.method.online:  # learns from its own environment interaction; result.updates counts env steps
         trainer = run.method.trainer(cfg, task_name, data, seed=seed, device=torch_device,
@@ -152,9 +156,7 @@ def load_policy(run_dir: Path, device: torch.device):
         raise BenchError(f"{run_dir}: not a finished run (no eval_final.csv)")
     info = read_json(run_dir / "run.json")
     ckpt = load_checkpoint(run_dir / "model.pt")
-    for key in ("agent", "obs_norm", "act_norm"):
-        if key not in ckpt:
-            raise BenchError(f"{run_dir / 'model.pt'}: not a policy checkpoint (no '{key}')")
+    require_keys(ckpt, ("agent", "obs_norm", "act_norm"), run_dir / "model.pt", "a policy checkpoint")
     task = envs.get_task(info["task"])
     run = registry.parse(info["method"])
     cfg = from_values(run.method.config, info["config"], f"{run_dir / 'run.json'}: config")

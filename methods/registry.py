@@ -4,7 +4,7 @@ schema check, the rules, the report's labels, the benchmark) reads the declarati
 A method module declares
     METHOD = MethodSpec(name="dbc", label="DBC", config=Config, build=build,
                         needs=("diffusion_model",), config_base="bc",
-                        variants=(Variant("dbc_nonorm", "DBC w/o norm.", {"normalize_dm_loss": False}),))
+                        variants=(Variant("dbc_nonorm", "DBC w/o normalisation", {"normalize_dm_loss": False}),))
 and is found by its presence in the `methods` package (any module there with a METHOD), so a new
 method is that module plus its config files, and nothing else.
 
@@ -64,16 +64,23 @@ class RunSpec:
     overrides: dict
 
     @property
-    def base_name(self) -> str:
-        """The registered method or variant ('dbc_nonorm')."""
-        return self.variant.name if self.variant else self.method.name
-
-    @property
     def label(self) -> str:
         """The registered label; a run with overrides is labelled by its name."""
         if self.overrides:
             return self.name
         return self.variant.label if self.variant else self.method.label
+
+
+def _value(text: str):
+    """A YAML scalar; YAML 1.1 reads '1e-4' (no dot) as a string, so numbers are tried first."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return yaml.safe_load(text)
 
 
 _REGISTRY: dict[str, MethodSpec] | None = None
@@ -100,7 +107,14 @@ def methods() -> dict[str, MethodSpec]:
 
 
 def variants() -> dict[str, tuple[Variant, MethodSpec]]:
-    return {v.name: (v, m) for m in methods().values() for v in m.variants}
+    """Variant name -> (variant, its method); a name may be declared once, by a method or a variant."""
+    found: dict[str, tuple[Variant, MethodSpec]] = {}
+    for method in methods().values():
+        for variant in method.variants:
+            if variant.name in found or variant.name in methods():
+                raise BenchError(f"{method.module}: variant '{variant.name}' reuses a registered name")
+            found[variant.name] = (variant, method)
+    return found
 
 
 def names() -> list[str]:
@@ -124,7 +138,7 @@ def parse(run_name: str) -> RunSpec:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise BenchError(f"method '{run_name}': expected name@field=value, got '{pair}'")
-        overrides[key] = yaml.safe_load(value)
+        overrides[key] = _value(value)
     if name in methods():
         return RunSpec(run_name, methods()[name], None, overrides)
     if name in variants():

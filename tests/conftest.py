@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from dbc_bench import codehash
+
 # Tests must not fight over the 2 cores (Snakemake jobs and torch both want them).
 torch.set_num_threads(1)
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -18,8 +20,7 @@ def _seed():
 
 # What a scratch copy of the workflow needs to run on its own code: with PYTHONPATH pointing at
 # the copy, its packages (not the installed checkout's) are imported by Snakemake and every job.
-WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "profiles", "envs", "methods", "analysis", "benchmarks",
-                  "dbc_bench")
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "profiles", *codehash.PACKAGES)
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -38,14 +38,14 @@ def write_run(root: Path, task: str, method: str, seed: int, metric: str, values
     """`values`: per-episode scores of eval_final; `curve`: {update: per-episode scores}."""
     d = root / task / method / f"seed{seed}"
     d.mkdir(parents=True)
-    context = {}
+    inputs = {}
     if method == "dbc":  # DBC's runs point at their task's pre-trained diffusion model
         dm = root.parent / "diffusion_model" / task
         dm.mkdir(parents=True, exist_ok=True)
         (dm / "timing.json").write_text(json.dumps({"wall_seconds": 60.0}))
-        context = {"diffusion_model": str(dm / "model.pt")}
+        inputs = {"diffusion_model": str(dm / "model.pt")}
     (d / "run.json").write_text(json.dumps({"task": task, "method": method, "seed": seed,
-                                            "budget": budget, "other": 1, "context": context,
+                                            "budget": budget, "other": 1, "inputs": inputs,
                                             "device": "cpu", "threads": 1}))
     (d / "timing.json").write_text(json.dumps({
         "train_seconds": 10.0 * seed, "eval_seconds": 2.0, "wall_seconds": 10.0 * seed + 3.0,

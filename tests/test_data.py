@@ -1,5 +1,6 @@
 """Expert data as Minari datasets, loading checks, and the evaluation protocol."""
 import json
+import shutil
 
 import h5py
 import minari
@@ -12,6 +13,12 @@ from dbc_bench.errors import BenchError
 from envs.demos import collect
 from envs.evaluation import run_episodes
 from methods.core import load_demonstrations
+
+
+def copy_dataset(src, dest):
+    """A writable copy of a Minari dataset directory, to damage."""
+    shutil.copytree(src / "data", dest / "data")
+    return dest
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +57,7 @@ def test_mismatched_dataset_is_refused(maze_dataset):
 def test_corrupt_and_missing_datasets_are_named(tmp_path, maze_dataset):
     with pytest.raises(BenchError, match="not a Minari dataset directory"):
         load_demonstrations(tmp_path)
-    broken = tmp_path / "broken"
-    (broken / "data").mkdir(parents=True)
-    src = maze_dataset[0] / "data"
-    for f in src.iterdir():
-        (broken / "data" / f.name).write_bytes(f.read_bytes())
+    broken = copy_dataset(maze_dataset[0], tmp_path / "broken")
     h5 = broken / "data" / "main_data.hdf5"
     h5.write_bytes(h5.read_bytes()[:2000])  # truncated
     with pytest.raises(BenchError, match="broken: cannot read Minari dataset"):
@@ -62,14 +65,21 @@ def test_corrupt_and_missing_datasets_are_named(tmp_path, maze_dataset):
 
 
 def test_nan_in_data_is_refused(tmp_path, maze_dataset):
-    copy = tmp_path / "nan"
-    (copy / "data").mkdir(parents=True)
-    for f in (maze_dataset[0] / "data").iterdir():
-        (copy / "data" / f.name).write_bytes(f.read_bytes())
+    copy = copy_dataset(maze_dataset[0], tmp_path / "nan")
     with h5py.File(copy / "data" / "main_data.hdf5", "r+") as h:
         obs = h["episode_0"]["observations"]
         obs[1, 0] = np.nan
     with pytest.raises(BenchError, match="observations contain NaN or inf"):
+        load_demonstrations(copy)
+
+
+def test_misaligned_episodes_are_refused(tmp_path, maze_dataset):
+    copy = copy_dataset(maze_dataset[0], tmp_path / "short")
+    with h5py.File(copy / "data" / "main_data.hdf5", "r+") as h:
+        obs = h["episode_1"]["observations"][()]
+        del h["episode_1"]["observations"]
+        h["episode_1"]["observations"] = obs[:-2]  # one observation fewer than actions
+    with pytest.raises(BenchError, match=r"episode 1 has \d+ observations for \d+ actions .*misaligned"):
         load_demonstrations(copy)
 
 

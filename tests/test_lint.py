@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from dbc_bench import codehash
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PACKAGES = ("dbc_bench", "envs", "methods", "analysis", "benchmarks")
+PACKAGES = codehash.PACKAGES
 
 
 @pytest.mark.parametrize("command", [

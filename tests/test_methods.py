@@ -238,12 +238,23 @@ def test_checkpoint_loading_never_unpickles_code(tmp_path):
     torch.save({"agent": Evil()}, bad)  # a pickle that would run code on load
     marker = Path("/tmp/dbc_bench_pwned")
     marker.unlink(missing_ok=True)
-    with pytest.raises(BenchError, match="evil.pt: not a valid weights-only checkpoint"):
+    with pytest.raises(BenchError, match="evil.pt: the file carries pickled code .* it was not loaded") as err:
         load_checkpoint(bad)
-    assert not marker.exists()
+    assert not marker.exists() and "weights_only=False" not in str(err.value)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(BenchError, match="junk.pt"):
+    with pytest.raises(BenchError, match="junk.pt: not a readable torch file"):
         load_checkpoint(tmp_path / "junk.pt")
+    torch.save(torch.zeros(2), tmp_path / "tensor.pt")
+    with pytest.raises(BenchError, match="tensor.pt: expected a dict of tensors, found Tensor"):
+        load_checkpoint(tmp_path / "tensor.pt")
+
+
+def test_torch_files_without_their_keys_are_named(tmp_path):
+    from methods.dbc import load_diffusion_model
+
+    torch.save({"model": {}}, tmp_path / "dm.pt")
+    with pytest.raises(BenchError, match="dm.pt: not a diffusion-model checkpoint: missing key.s. config, obs_mean"):
+        load_diffusion_model(tmp_path / "dm.pt", 3, 2)
 
 
 def test_checkpoint_roundtrip_and_shape_check(tmp_path):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from conftest import snakemake
 
+import envs
 from dbc_bench.errors import BenchError
 from dbc_bench.fields import from_values, option
 from methods import registry
@@ -134,7 +135,7 @@ def test_a_new_method_is_one_module_and_its_configs(workflow_copy):
     work, env = workflow_copy
     (work / "methods" / "toy.py").write_text(TOY_METHOD)
     (work / "config" / "methods" / "toy").mkdir()
-    for task in ("maze", "fetch_pick", "hand_rotate", "walker"):
+    for task in envs.TASKS:
         (work / "config" / "methods" / "toy" / f"{task}.yaml").write_text("epochs: 2\nscale: 0.5\n")
     proc = snakemake(work, env, "-n", "all", "--config", "budget=smoke", "methods=[bc,dbc,toy]")
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -11,6 +11,7 @@ this module); see envs/experts/rl.py.
 
 from __future__ import annotations
 
+import importlib
 from typing import Protocol
 
 import gymnasium as gym
@@ -28,20 +29,14 @@ class Expert(Protocol):
 
 
 def make_expert(task_name: str, env: gym.Env, rng: np.random.Generator) -> Expert:
+    """The task's expert as its registry entry names it (envs.TASKS: `expert`)."""
     task = get_task(task_name)
-    if task.name == "maze":
-        from envs.experts.maze import MazeExpert
-
-        return MazeExpert(env, rng)
-    if task.name == "fetch_pick":
-        from envs.experts.fetch_pick import FetchPickExpert
-
-        return FetchPickExpert(env, rng)
-    if task.name in ("walker", "hand_rotate"):
+    if task.expert == "rl":
         from envs.experts.rl import load_rl_expert
 
         return load_rl_expert(task.name, env)
-    raise NotImplementedError(f"no expert for '{task.name}'")
+    module, name = task.expert.split(":")
+    return getattr(importlib.import_module(module), name)(env, rng)
 
 
 __all__ = ["Expert", "make_expert"]

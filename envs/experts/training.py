@@ -13,7 +13,6 @@ fresh seeds and described in a card. Writes into --out-dir:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import os
 import signal
@@ -29,7 +28,7 @@ import envs
 from dbc_bench import seeds
 from dbc_bench.errors import BenchError
 from dbc_bench.fields import from_values, option
-from dbc_bench.io import read_yaml, save_torch_atomic, write_csv_atomic, write_json_atomic
+from dbc_bench.io import read_yaml, save_torch_atomic, sha256_file, write_csv_atomic, write_json_atomic
 from envs.evaluation import run_episodes
 from envs.experts.rl import ACTIVATIONS, FORMAT, RLExpert
 
@@ -89,7 +88,7 @@ class Selection:
 class ExpertConfig:
     """An RL expert's recipe (config/experts/<task>.yaml)."""
 
-    task: str = option("", "the task it is trained for", choices=("walker", "hand_rotate"))
+    task: str = option("", "the task it is trained for (one whose registry entry has an RL expert)")
     env_steps: int = option(1, "training budget in env steps", gt=0)
     n_envs: int = option(1, "environments stepped together", gt=0)
     algorithm: str = option("ppo", "the RL algorithm", choices=("ppo",))
@@ -114,7 +113,12 @@ def load_config(path: Path) -> dict:
     missing = [key for key in REQUIRED if key not in raw]
     if missing:
         raise BenchError(f"{path}: field '{missing[0]}' is missing")
-    return dataclasses.asdict(from_values(ExpertConfig, raw, str(path)))
+    cfg = from_values(ExpertConfig, raw, str(path))
+    if envs.get_task(cfg.task).expert != "rl":
+        rl_tasks = [name for name, task in envs.TASKS.items() if task.expert == "rl"]
+        raise BenchError(f"{path}: field 'task' must be a task with an RL expert ({', '.join(rl_tasks)}), "
+                         f"got {cfg.task!r}")
+    return dataclasses.asdict(cfg)
 
 
 def make_env_fn(task, shaping: dict | None):
@@ -171,14 +175,6 @@ def evaluate(expert: RLExpert, task, episodes: int, seed_base: int) -> np.ndarra
     rows = run_episodes(lambda obs: np.stack([expert.act(o) for o in obs]), task.name,
                         seeds.episode_seeds(seed_base, episodes), num_envs=1)
     return np.asarray([float(r["success"]) if task.metric == "success" else r["return"] for r in rows])
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 CURVE_FIELDS = ["env_steps", "wall_minutes", "eval_score", "eval_std", "eval_episodes", "best_score",
@@ -311,7 +307,7 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
         "best_checkpoint_env_steps": int(best["env_steps"]), "selection_score": round(best["score"], 4),
         "selection_episodes": eval_episodes, "stop_reason": callback.reason,
         "train_wall_minutes": round(train_minutes, 2), "measure_wall_minutes": round(measure_minutes, 2),
-        "weights_file": weights.name, "sha256": sha256_of(weights), "curve_file": curve_path.name,
+        "weights_file": weights.name, "sha256": sha256_file(weights), "curve_file": curve_path.name,
         "command": command, "config_file": args.config.as_posix(), "config": cfg, "seed": seed,
         "versions": {name: version(name) for name in ("mujoco", "gymnasium", "gymnasium-robotics",
                                                       "stable-baselines3", "torch")},

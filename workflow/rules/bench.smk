@@ -15,5 +15,6 @@ rule bench:
         mem_mb=8000,
     params:
         out_dir=lambda wc, output: Path(output.table).parent,
+        code=code("benchmark.py"),
     shell:
         "python workflow/scripts/benchmark.py --out {params.out_dir} > {log} 2>&1"

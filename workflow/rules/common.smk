@@ -12,9 +12,10 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import envs
-from analysis.files import REPORT_FILES
+from analysis.files import GENERALIZATION_FILES, REPORT_FILES, SENSITIVITY_FILES
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
+from dbc_bench.io import read_yaml
 from methods import registry
 from methods.config import check_budget_methods, resolve, resolve_diffusion_model
 
@@ -59,6 +60,16 @@ for _task in budget["data"]:
     checked(f"{BUDGET_FILE}: data", lambda: envs.get_task(_task))
 for _task, _kwargs in config["evaluation"]["env_kwargs"].items():
     checked("config 'evaluation.env_kwargs'", lambda: envs.get_task(_task).check_kwargs(_kwargs))
+checked(
+    "config 'experiments.generalization'",
+    lambda: envs.get_task(config["experiments"]["generalization"]["task"]).check_kwargs(
+        {config["experiments"]["generalization"]["env_kwarg"]: 1.0}
+    ),
+)
+checked(
+    "config 'experiments.lambda_sweep.method'", lambda: registry.parse(config["experiments"]["lambda_sweep"]["method"])
+)
+checked("config 'report.reference_method'", lambda: registry.parse(config["report"]["reference_method"]))
 for _task in config["tasks"]:
     if _task not in budget["data"]:
         raise WorkflowError(f"{BUDGET_FILE}: field 'data.{_task}' is missing (task '{_task}' is in config 'tasks')")
@@ -83,13 +94,14 @@ BENCH = f"{RESULTS}/benchmarks"
 wildcard_constraints:
     task="|".join(envs.TASKS),
     # a method, a variant, or either with run overrides (dbc@lambda_dm=0.5)
-    method=r"[a-z_0-9]+(@[a-z_]+=[^/@]+)*",
+    method=r"[a-z_0-9]+(@[a-z_][a-z_0-9]*=[^/@]+)*",
     seed=r"\d+",
     ratio=r"[0-9.]+",
 
 
-# RL experts (walker, hand_rotate): shipped in envs/experts/ or retrained by rule train_expert.
-RL_EXPERT_TASKS = ["walker", "hand_rotate"]
+# Tasks whose expert is a trained policy (envs.TASKS `expert`): shipped in envs/experts/ or
+# retrained by rule train_expert.
+RL_EXPERT_TASKS = [name for name, task in envs.TASKS.items() if task.expert == "rl"]
 
 
 def retrained_expert_dir(task):
@@ -173,6 +185,10 @@ def task_module(task):
     return module_file(envs.TASKS[task].module)
 
 
+def expert_module(task):
+    return module_file(envs.TASKS[task].expert_module)
+
+
 def code(script, *modules):
     return fingerprint(f"workflow/scripts/{script}", *modules)
 
@@ -180,7 +196,7 @@ def code(script, *modules):
 def method_code(script):
     def of_job(wildcards):
         method_module = module_file(registry.parse(wildcards.method).method.module)
-        task = getattr(wildcards, "task", GENERALIZATION_TASK)
+        task = getattr(wildcards, "task", GENERALIZATION["task"])
         return code(script, method_module, task_module(task))
 
     return of_job
@@ -210,14 +226,15 @@ REPORT_FIGURES = (
 )
 
 
-GENERALIZATION_TASK = "fetch_pick"
+GENERALIZATION = config["experiments"]["generalization"]
+SWEEP = config["experiments"]["lambda_sweep"]
 EXPERIMENTS = ("ablation", "regularization", "lambda_sweep")
 
 
 def experiment_methods(name):
     spec = config["experiments"][name]
     if name == "lambda_sweep":
-        return [f"dbc@lambda_dm={value:g}" for value in spec["values"]]
+        return [f"{spec['method']}@{spec['field']}={value:g}" for value in spec["values"]]
     return spec["methods"]
 
 
@@ -227,7 +244,7 @@ def experiment_run_dirs(name):
 
 
 def generalization_evals():
-    ratios = config["experiments"]["generalization"]["noise_ratios"]
+    ratios = GENERALIZATION["values"]
     return [
         f"{RESULTS}/generalization/{m}/seed{s}/r{r:g}.csv"
         for m in config["methods"]

@@ -21,7 +21,7 @@ rule collect_demos:
         data=data_budget_args,
         env_kwargs=eval_env_kwargs,
         expert_env=expert_env,
-        code=lambda wc: code("collect_demos.py", task_module(wc.task)),
+        code=lambda wc: code("collect_demos.py", task_module(wc.task), expert_module(wc.task)),
     shell:
         "{params.expert_env}python workflow/scripts/collect_demos.py --task {wildcards.task} {params.data} "
         "--eval-env-kwargs {params.env_kwargs} --out {output.dataset} --summary {output.summary} > {log} 2>&1"

@@ -3,8 +3,8 @@
 
 rule evaluate_generalization:
     input:
-        final=f"{RESULTS}/runs/{GENERALIZATION_TASK}/{{method}}/seed{{seed}}/eval_final.csv",
-        model=f"{RESULTS}/runs/{GENERALIZATION_TASK}/{{method}}/seed{{seed}}/model.pt",
+        final=f"{RESULTS}/runs/{GENERALIZATION['task']}/{{method}}/seed{{seed}}/eval_final.csv",
+        model=f"{RESULTS}/runs/{GENERALIZATION['task']}/{{method}}/seed{{seed}}/model.pt",
     output:
         f"{RESULTS}/generalization/{{method}}/seed{{seed}}/r{{ratio}}.csv",
     log:
@@ -19,7 +19,7 @@ rule evaluate_generalization:
         mem_mb=2000,
     params:
         run_dir=lambda wc, input: Path(input.model).parent,
-        env_kwargs=lambda wc: shlex.quote(json.dumps({"noise_ratio": float(wc.ratio)})),
+        env_kwargs=lambda wc: shlex.quote(json.dumps({GENERALIZATION["env_kwarg"]: float(wc.ratio)})),
         episodes=budget["evaluation"]["episodes"],
         num_envs=budget["evaluation"]["num_envs"],
         device=config["device"],
@@ -35,7 +35,7 @@ rule generalization_report:
         evals=generalization_evals(),
         paper_results="config/paper_results.yaml",
     output:
-        [f"{PAPER}/generalization.{ext}" for ext in ("md", "tex", "csv", "pdf", "png")],
+        [f"{PAPER}/{name}" for name in GENERALIZATION_FILES],
     log:
         f"{LOGS}/generalization_report.log",
     benchmark:
@@ -91,18 +91,20 @@ rule experiment_report:
         provenance=lambda wc: f"snakemake {wc.experiment} --config budget={BUDGET}",
         out_dir=lambda wc, output: Path(output[0]).parent,
         registry=REGISTRY_ARG,
+        reference=config["report"]["reference_method"],
         code=code("make_report.py"),
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
         "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
-        "--registry {params.registry} --title '{params.title}' --provenance '{params.provenance}' > {log} 2>&1"
+        "--registry {params.registry} --reference-method {params.reference} --title '{params.title}' "
+        "--provenance '{params.provenance}' > {log} 2>&1"
 
 
 rule sweep_report:
     input:
         f"{PAPER}/lambda_sweep/scores.csv",
     output:
-        [f"{PAPER}/lambda_sweep/sensitivity.{ext}" for ext in ("csv", "md", "pdf", "png")],
+        [f"{PAPER}/lambda_sweep/{name}" for name in SENSITIVITY_FILES],
     log:
         f"{LOGS}/sweep_report.log",
     benchmark:
@@ -114,12 +116,14 @@ rule sweep_report:
         runtime=10,
         mem_mb=2000,
     params:
+        method=SWEEP["method"],
+        field=SWEEP["field"],
         out_dir=lambda wc, output: Path(output[0]).parent,
         title=f"budget: {BUDGET}",
         registry=REGISTRY_ARG,
         code=code("sweep_report.py"),
     shell:
-        "python workflow/scripts/sweep_report.py --scores {input} --method dbc --key lambda_dm "
+        "python workflow/scripts/sweep_report.py --scores {input} --method {params.method} --key {params.field} "
         "--registry {params.registry} --out {params.out_dir} --title '{params.title}' > {log} 2>&1"
 
 

@@ -21,9 +21,9 @@ rule train_expert:
         SOFTWARE
     threads: 1
     resources:
-        # The configs' max_wall_minutes (85 walker, 100 hand_rotate) plus the final measurement.
-        runtime=lambda wc: {"walker": 110, "hand_rotate": 130}[wc.expert_task],
-        mem_mb=lambda wc: {"walker": 2000, "hand_rotate": 4000}[wc.expert_task],
+        # The config's training limit (max_wall_minutes) plus 30 minutes for the final measurement.
+        runtime=lambda wc, input: 30 + (read_yaml(input.config).get("max_wall_minutes") or 600),
+        mem_mb=4000,
     params:
         out_dir=lambda wc: retrained_expert_dir(wc.expert_task),
         code=lambda wc: code("train_expert.py", task_module(wc.expert_task)),

@@ -28,4 +28,4 @@ rule pretrain_dm:
     shell:
         "python workflow/scripts/pretrain_dm.py --task {wildcards.task} --hyperparameters {params.hyperparameters} "
         "--budget {params.budget} --dataset {params.dataset} --out-dir {params.out_dir} --threads {threads} "
-        "--device {params.device} > {log} 2>&1"
+        "--device {params.device} --code {params.code} > {log} 2>&1"

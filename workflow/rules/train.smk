@@ -38,4 +38,4 @@ rule train:
         "--budget {params.budget} --dataset {params.dataset} --run-dir '{params.run_dir}' "
         "--threads {threads} --device {params.device} "
         "--eval-episodes {params.evaluation[episodes]} --eval-envs {params.evaluation[num_envs]} "
-        "--eval-points {params.evaluation[points]} --eval-env-kwargs {params.env_kwargs} > '{log}' 2>&1"
+        "--eval-points {params.evaluation[points]} --eval-env-kwargs {params.env_kwargs} --code {params.code} > '{log}' 2>&1"

@@ -39,6 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="inference latency files per task and method (evaluate_policy.py --latency-out)")
     p.add_argument("--with-experiments", action="store_true",
                    help="README.md also links the experiment targets' outputs (the main report)")
+    p.add_argument("--reference-method", default="dbc", help="report P(it > X) for each other method X")
     p.add_argument("--confidence", type=float, default=0.95, help="CI coverage (default 0.95)")
     p.add_argument("--unequal-seeds", choices=("error", "common"), default="error",
                    help="a method with different seed counts across tasks: fail (default) or "
@@ -49,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def report(args: argparse.Namespace) -> None:
     settings = ReportSettings(reps=args.reps, seed=args.seed, confidence=args.confidence,
                               unequal_seeds=args.unequal_seeds, title=args.title, provenance=args.provenance,
-                              with_experiments=args.with_experiments, registry=Registry.from_json(args.registry))
+                              with_experiments=args.with_experiments, registry=Registry.from_json(args.registry),
+                              reference_method=args.reference_method)
     build_report(args.runs, args.references, args.paper_results, args.out, settings,
                  latency_files=args.latency, budget=args.budget)
 

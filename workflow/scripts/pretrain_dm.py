@@ -22,10 +22,11 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--eval-points", type=int, default=10)
+    p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
     args = p.parse_args(argv)
     return run_stage(lambda: diffusion.pretrain(
         args.task, args.hyperparameters, args.dataset, args.out_dir, budget=args.budget, seed=args.seed,
-        threads=args.threads, device=args.device, eval_points=args.eval_points))
+        threads=args.threads, device=args.device, eval_points=args.eval_points, code=args.code))
 
 
 if __name__ == "__main__":

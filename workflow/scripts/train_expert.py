@@ -14,7 +14,7 @@ from envs.experts.training import train
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", required=True, choices=["walker", "hand_rotate"])
+    p.add_argument("--task", required=True, help="a task whose registry entry has an RL expert (envs.TASKS)")
     p.add_argument("--config", required=True, type=Path)
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--env-steps", type=int, help="override the config's env_steps (tiny test runs)")

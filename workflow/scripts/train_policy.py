@@ -39,13 +39,15 @@ def main(argv=None) -> int:
     p.add_argument("--eval-envs", type=int, default=10)
     p.add_argument("--eval-points", type=int, default=5)
     p.add_argument("--eval-env-kwargs", default={}, type=json.loads, help="JSON kwargs of the evaluation env")
+    p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
     p.add_argument("--checkpoint-seconds", type=float, default=120.0,
                    help="save the resumable training state at least this often (and at every evaluation)")
     args = p.parse_args(argv)
     return run_stage(lambda: jobs.train(
         args.task, args.method, args.seed, args.hyperparameters, args.dataset, args.run_dir, dict(args.input),
         jobs.Evaluation(args.eval_episodes, args.eval_envs, args.eval_points, args.eval_env_kwargs),
-        budget=args.budget, threads=args.threads, device=args.device, checkpoint_seconds=args.checkpoint_seconds))
+        budget=args.budget, threads=args.threads, device=args.device, checkpoint_seconds=args.checkpoint_seconds,
+        code=args.code))
 
 
 if __name__ == "__main__":
