@@ -172,3 +172,35 @@ def test_evaluation_env_kwargs_are_checked_against_the_task(workflow_copy, overr
     work, env = workflow_copy
     proc = snakemake(work, env, "-n", "all", "--config", "budget=smoke", override)
     assert proc.returncode == 1 and f"error: {message}" in proc.stderr, proc.stderr[-1000:]
+
+
+def test_readme_commands_plan(workflow_copy):
+    """Every Snakemake command the README shows, as a dry run (the real runs take hours)."""
+    work, env = workflow_copy
+    targets = ("all", "generalization", "ablation", "regularization", "lambda_sweep", "bench")
+    for config, planned in ((["budget=paper", "seeds=[1,2,3,4,5]"], "runs/walker/gail/seed5"),
+                            (["methods=[bc,dbc@lambda_dm=0.5]"], "runs/maze/dbc@lambda_dm=0.5/seed3")):
+        proc = snakemake(work, env, "-n", "--cores", "8", *targets, "--config", *config)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert planned in proc.stdout
+    proc = snakemake(work, env, "--unlock")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("  dbc:\n", "  dbcc:\n", "config/budgets/smoke.yaml: methods.dbcc is not a method; choose from bc, dbc"),
+    ("    maze: {epochs: 300}", "    mazee: {epochs: 300}",
+     "config/budgets/smoke.yaml: methods.bc: unknown task(s) mazee; choose from all, maze"),
+    ("  walker: {episodes: 1}", "  walkerr: {episodes: 1}",
+     "config/budgets/smoke.yaml: data: unknown task 'walkerr'; choose from maze"),
+    ("diffusion_model:\n  all:", "diffusion_model:\n  mazee:",
+     "config/budgets/smoke.yaml: diffusion_model: unknown task(s) mazee; choose from all, maze"),
+])
+def test_typos_in_a_budget_file_are_named(workflow_copy, old, new, message):
+    work, env = workflow_copy
+    budget = work / "config" / "budgets" / "smoke.yaml"
+    text = budget.read_text()
+    assert old in text
+    budget.write_text(text.replace(old, new, 1))
+    proc = snakemake(work, env, "-n", "all", "--config", "budget=smoke")
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-1500:]
