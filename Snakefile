@@ -22,3 +22,7 @@ rule all:
     default_target: True
     input:
         report_outputs(),
+        # Every run's completeness marker as a target of its own: Snakemake does not remake a missing
+        # intermediate file whose downstream outputs exist, so a run deleted under a finished report
+        # (e.g. a killed --forcerun) would otherwise go unnoticed.
+        all_final_evals(),

@@ -3,6 +3,7 @@ statistics and figures, in a scratch copy of the workflow."""
 import csv
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,6 +109,21 @@ def test_rerun_has_nothing_to_do(smoke_run):
                      timeout=300)
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_a_run_deleted_under_a_finished_report_is_rerun(smoke_run, tmp_path):
+    """As after a SIGKILL during --forcerun: the run's outputs are gone, its state is left."""
+    run = smoke_run / "results" / "smoke" / "runs" / "maze" / "bc" / "seed1"
+    kept = shutil.copytree(run, tmp_path / "kept")
+    try:
+        for f in run.iterdir():
+            f.unlink()
+        (run / "state.pt").write_bytes(b"")
+        runs = planned_runs(snakemake(smoke_run, workflow_env(smoke_run), "-n", "all", "--config", "budget=smoke"))
+        assert runs == {("maze", "bc", "1")}
+    finally:
+        shutil.rmtree(run)
+        shutil.copytree(kept, run)
 
 
 def planned_runs(proc) -> set[tuple[str, str, str]]:

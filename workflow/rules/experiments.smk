@@ -60,6 +60,7 @@ rule generalization_report:
 rule generalization:
     input:
         rules.generalization_report.output,
+        generalization_evals(),  # each evaluation a target too (see rule all)
 
 
 # Ablation, regularisation and lambda sweep: extra runs through the same train rule, each
@@ -130,14 +131,17 @@ rule sweep_report:
 rule ablation:
     input:
         f"{PAPER}/ablation/main_table.md",
+        [f"{d}/eval_final.csv" for d in experiment_run_dirs("ablation")],
 
 
 rule regularization:
     input:
         f"{PAPER}/regularization/main_table.md",
+        [f"{d}/eval_final.csv" for d in experiment_run_dirs("regularization")],
 
 
 rule lambda_sweep:
     input:
         f"{PAPER}/lambda_sweep/main_table.md",
         rules.sweep_report.output,
+        [f"{d}/eval_final.csv" for d in experiment_run_dirs("lambda_sweep")],
