@@ -18,7 +18,6 @@ import envs
 from benchmarks import plain
 from benchmarks.timing import alternating_medians, calibrate
 from dbc_bench.errors import BenchError
-from dbc_bench.io import save_torch_atomic
 from envs.evaluation import latency_per_call
 from methods import registry
 from methods.config import resolve, resolve_diffusion_model
@@ -75,13 +74,12 @@ def setup(task: str, method: str, tiny: bool = False, config_dir: Path = CONFIG_
 def write_diffusion_model(su: Setup, cfg, workdir: Path) -> Path:
     """An untrained model of the configured size in pretrain_dm's checkpoint format: as fast as a
     trained one."""
-    from methods.diffusion import DiffusionModel
+    from methods.diffusion import DiffusionModel, save_checkpoint
 
     path = workdir / f"diffusion_model-{su.task}-{cfg.width}-{cfg.timesteps}.pt"
     if not path.exists():
         model = DiffusionModel(su.obs_dim, su.act_dim, cfg)
-        save_torch_atomic({"model": model.state_dict(), "config": dataclasses.asdict(cfg),
-                           "obs_mean": torch.zeros(su.obs_dim), "act_mean": torch.zeros(su.act_dim)}, path)
+        save_checkpoint(model, torch.zeros(su.obs_dim), torch.zeros(su.act_dim), path)
     return path
 
 

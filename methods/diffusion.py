@@ -80,7 +80,7 @@ class DiffusionModel(nn.Module):
 
     def __init__(self, obs_dim: int, act_dim: int, cfg: Config):
         super().__init__()
-        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.obs_dim, self.act_dim, self.cfg = obs_dim, act_dim, cfg
         self.schedule = NoiseSchedule(cfg.timesteps, cfg.beta_start, cfg.beta_end)
         self.net = DiffusionMLP(obs_dim + act_dim, cfg.width, cfg.timesteps)
 
@@ -109,6 +109,13 @@ def heldout_loss(model: DiffusionModel, obs: torch.Tensor, act: torch.Tensor, re
         noise = torch.randn(x0.shape, device=x0.device, generator=gen)
         total += F.mse_loss(model.net(model.schedule.add_noise(x0, noise, t), t), noise).item()
     return total / repeats
+
+
+def save_checkpoint(model: DiffusionModel, obs_mean: torch.Tensor, act_mean: torch.Tensor, path: Path) -> None:
+    """The file DBC loads (methods.dbc.load_diffusion_model): weights, config, and the data means
+    that tie the model to its dataset."""
+    save_torch_atomic({"model": model.state_dict(), "config": dataclasses.asdict(model.cfg),
+                       "obs_mean": obs_mean.cpu(), "act_mean": act_mean.cpu()}, path)
 
 
 def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path, budget: str = "", seed: int = 0,
@@ -146,8 +153,6 @@ def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path
         "updates_per_second": result.updates_per_second, "wall_seconds": time.perf_counter() - wall_start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "heldout_loss_initial": initial, "heldout_loss_final": result.curve[-1]["heldout_loss"]})
-    save_torch_atomic({"model": model.state_dict(), "config": dataclasses.asdict(cfg),
-                       "obs_mean": data.obs_norm.mean.cpu(), "act_mean": data.act_norm.mean.cpu()},
-                      out_dir / "model.pt")
+    save_checkpoint(model, data.obs_norm.mean, data.act_norm.mean, out_dir / "model.pt")
     (out_dir / "state.pt").unlink(missing_ok=True)
     print(f"done: {result.updates_per_second:.0f} updates/s over {result.train_seconds:.1f} s", flush=True)

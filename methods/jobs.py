@@ -22,7 +22,7 @@ import torch
 import envs
 from dbc_bench import seeds
 from dbc_bench.errors import BenchError
-from dbc_bench.fields import from_values
+from dbc_bench.fields import from_values, option, validate
 from dbc_bench.io import (
     load_checkpoint,
     load_state_checked,
@@ -47,15 +47,13 @@ class Evaluation:
     """The evaluation protocol of a run: episodes per evaluation, envs stepped together, how many
     evaluations during training, and the evaluation env's kwargs."""
 
-    episodes: int = 100
-    num_envs: int = 10
-    points: int = 5
-    env_kwargs: dict = dataclasses.field(default_factory=dict)
+    episodes: int = option(100, "episodes per evaluation", gt=0)
+    num_envs: int = option(10, "environments stepped together", gt=0)
+    points: int = option(5, "evaluations during training; the last is the final", gt=0)
+    env_kwargs: dict = dataclasses.field(default_factory=dict)  # checked by the task (Task.check_kwargs)
 
     def __post_init__(self):
-        for name in ("episodes", "num_envs", "points"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise BenchError(f"evaluation '{name}' must be a positive integer, got {getattr(self, name)!r}")
+        validate(self, "evaluation")
 
 
 def check_inputs(run: registry.RunSpec, inputs: dict[str, str]) -> None:
