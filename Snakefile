@@ -16,6 +16,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/experiments.smk"
 include: "workflow/rules/bench.smk"
+include: "workflow/rules/verify.smk"
 
 
 rule all:

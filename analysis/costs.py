@@ -14,20 +14,14 @@ from analysis.loading import finite_number
 from analysis.tables import format_number
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_json
+from dbc_bench.provenance import cpu_name
 
 LATENCY_COLUMNS = ["task", "method", "batch", "latency_ms_batch1", "latency_ms_batched"]
 
 
 def hardware_note() -> str:
     """The machine the timings come from, in one line."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        cpu = f"{names[0]} x {len(names)} logical CPUs" if names else cpu
-    except OSError:
-        pass
-    return f"{cpu}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+    return f"{cpu_name()}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
 
 
 def load_latencies(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:

@@ -152,7 +152,7 @@ def _numeric(frame: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     return values
 
 
-def _episode_scores(frame: pd.DataFrame, col: str, path: Path) -> np.ndarray:
+def episode_scores(frame: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     values = _numeric(frame, col, path)
     if col == "success" and ((values < 0) | (values > 1)).any():
         raise BenchError(f"{path}: column 'success' must be 0 or 1")
@@ -164,7 +164,7 @@ def load_curve(run_dir: str | os.PathLike, metric: str) -> pd.Series:
     path = Path(run_dir) / "eval_curve.csv"
     frame = read_csv(path, ["update", metric])
     updates = _numeric(frame, "update", path)
-    return pd.Series(_episode_scores(frame, metric, path)).groupby(updates).mean().sort_index()
+    return pd.Series(episode_scores(frame, metric, path)).groupby(updates).mean().sort_index()
 
 
 def _whole(x: float) -> int | float:
@@ -200,7 +200,7 @@ def load_run(run_dir: str | os.PathLike, references: Mapping[str, dict]) -> dict
     budget = meta.get("budget")
     budget = "" if budget is None else str(budget)
 
-    final = _episode_scores(read_csv(final_path, [metric]), metric, final_path)
+    final = episode_scores(read_csv(final_path, [metric]), metric, final_path)
     per_update = load_curve(run_dir, metric)
     final_raw = float(final.mean())
     best_raw = float(per_update.max())

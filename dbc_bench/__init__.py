@@ -5,5 +5,10 @@
 - `io`: the one atomic writer family (text, JSON, CSV, torch, figures) and weights-only loading;
 - `seeds`: every seed range the suite draws episodes and environments from;
 - `fields`: declarative, documented config fields and their validation;
-- `codehash`: a fingerprint of the code a job runs, so that editing it reruns the job.
+- `codehash`: a fingerprint of the code a job runs, so that editing it reruns the job;
+- `kernels`: one set of CPU kernels on every machine, pinned here, on first import.
 """
+from dbc_bench import kernels as _kernels
+
+# Before numpy, torch or a BLAS loads: they choose their kernels once, when they load.
+_kernels.apply()

@@ -11,7 +11,11 @@ class BenchError(Exception):
 
 def run_stage(stage: Callable[[], object]) -> int:
     """Run a stage's body: a BenchError becomes one line `error: ...` on stderr and exit status 1;
-    anything else is a bug and keeps its traceback."""
+    anything else is a bug and keeps its traceback. A process whose numerical libraries loaded before
+    the kernel pin restarts itself first (dbc_bench.kernels)."""
+    from dbc_bench import kernels
+
+    kernels.ensure_effective()
     try:
         stage()
     except BenchError as exc:

@@ -140,7 +140,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def require_keys(blob: dict, keys: tuple[str, ...], path, what: str) -> None:
-    """A loaded torch file must hold `keys`: name the file, what it should be and what is missing."""
+    """A loaded file must hold `keys`: name the file, what it should be and what is missing."""
     missing = [key for key in keys if key not in blob]
     if missing:
         raise BenchError(f"{path}: not {what}: missing key(s) {', '.join(missing)}")

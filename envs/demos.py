@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 import envs
-from dbc_bench import seeds
+from dbc_bench import kernels, provenance, seeds
 from dbc_bench.errors import BenchError
 from dbc_bench.io import write_json_atomic
+from envs import shipped
 from envs.experts import make_expert
 
 
@@ -130,6 +131,51 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
         "ref_max_score": expert_score if task.metric == "return" else 1.0,
         "collect_seconds": collect_seconds, "mujoco_version": _version("mujoco"),
     }
+    write_json_atomic(summary_path, summary)
+    return summary
+
+
+def expert_file(task_name: str) -> Path | None:
+    """The RL expert file a task's demonstrations come from (None for a scripted expert)."""
+    if envs.get_task(task_name).expert != "rl":
+        return None
+    from envs.experts.rl import expert_path
+
+    return expert_path(task_name)
+
+
+def produce(task_name: str, out_dir: Path, summary_path: Path, data: dict, expert_seed: int,
+            eval_env_kwargs: dict, demos: str = "shipped", random_episodes: int = 20) -> dict:
+    """The data stage: the shipped dataset where one was made by this recipe and `demos` is
+    'shipped'; otherwise collect, then compare with the shipped card ('regenerate') or replace it
+    ('ship'). The summary records which."""
+    if demos not in shipped.DEMO_MODES:
+        raise BenchError(f"demos '{demos}': choose from {', '.join(shipped.DEMO_MODES)}")
+    unknown = sorted(set(data) - {"episodes", "transitions"})
+    if unknown:
+        raise BenchError(f"data budget for '{task_name}': unknown key '{unknown[0]}' (episodes or transitions)")
+    wanted = shipped.recipe(task_name, data, expert_seed, eval_env_kwargs, expert_file(task_name))
+    has_card = shipped.applies(task_name, wanted)
+    if demos == "shipped" and has_card:
+        summary = {**shipped.install(task_name, out_dir), "dataset_dir": str(out_dir),
+                   "source": f"shipped: {shipped.card_path(task_name)}", "files": shipped.file_hashes(out_dir)}
+        print(f"{task_name}: installed the shipped dataset ({summary['episodes_kept']} episodes, "
+              f"{summary['transitions']} transitions; sha256 checked against {shipped.card_path(task_name)})")
+        write_json_atomic(summary_path, summary)
+        return summary
+    summary = collect(task_name, out_dir, summary_path, data.get("episodes"), data.get("transitions"), expert_seed,
+                      eval_env_kwargs=eval_env_kwargs, random_episodes=random_episodes)
+    summary.update(source="collected", files=shipped.file_hashes(out_dir))
+    if demos == "ship":
+        made_by = {"command": shipped.SHIP_COMMAND, **provenance.record(), "kernels": kernels.settings()}
+        path = shipped.ship(task_name, out_dir, summary, wanted, made_by)
+        print(f"{task_name}: shipped as {path.parent}")
+    elif has_card:
+        summary["shipped_comparison"] = shipped.compare(task_name, out_dir)
+        print(f"{task_name}: regenerated dataset: {shipped.describe(summary['shipped_comparison'])}")
+    elif demos == "shipped":
+        print(f"{task_name}: no shipped dataset was made by this recipe (data budget, expert seed, "
+              f"evaluation env kwargs, expert file): collected")
     write_json_atomic(summary_path, summary)
     return summary
 

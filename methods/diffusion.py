@@ -8,6 +8,7 @@ is applied here with precomputed tensors so a training step pays no per-call con
 from __future__ import annotations
 
 import dataclasses
+import json
 import resource
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import envs
+from dbc_bench import kernels, provenance
 from dbc_bench.fields import from_values, option
 from dbc_bench.io import save_torch_atomic, to_csv, write_json_atomic, write_text_atomic
 from methods.core import load_demonstrations, seed_everything, select_device, set_threads
@@ -141,13 +143,15 @@ def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path
         return [{"heldout_loss": loss}]
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    info = {"task": task_name, "budget": budget, "seed": seed, "config": dataclasses.asdict(cfg), "code": code,
+            "dataset": str(dataset), "train_pairs": len(train_part), "heldout_pairs": len(held),
+            "threads": threads, "kernels": kernels.settings()}
+    # As for a policy run (methods.jobs.train): what decides the bits identifies the saved state.
     result = fit(model, train_part, cfg, evaluate=evaluate, eval_points=eval_points, state_path=out_dir / "state.pt",
-                 fingerprint=f"{task_name}|{dataset}|{seed}|{len(held)}|{code}")
+                 fingerprint=json.dumps(info, sort_keys=True))
     write_text_atomic(out_dir / "train_log.csv", to_csv(result.log))
     write_text_atomic(out_dir / "loss_curve.csv", to_csv([{"update": 0, "heldout_loss": initial}] + result.curve))
-    write_json_atomic(out_dir / "config.json", {
-        "task": task_name, "budget": budget, "seed": seed, "config": dataclasses.asdict(cfg), "code": code,
-        "dataset": str(dataset), "train_pairs": len(train_part), "heldout_pairs": len(held)})
+    write_json_atomic(out_dir / "config.json", {**info, "device": str(torch_device), "provenance": provenance.record()})
     write_json_atomic(out_dir / "timing.json", {
         "updates": result.updates, "train_seconds": result.train_seconds,
         "updates_per_second": result.updates_per_second, "wall_seconds": time.perf_counter() - wall_start,

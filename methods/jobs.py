@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import envs
-from dbc_bench import seeds
+from dbc_bench import kernels, provenance, seeds
 from dbc_bench.errors import BenchError
 from dbc_bench.fields import from_values, option, validate
 from dbc_bench.io import (
@@ -106,15 +106,19 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
         "transitions": len(data), "demo_episodes": data.n_episodes, "eval_episodes": evaluation.episodes,
         "eval_env_kwargs": evaluation.env_kwargs, "eval_seed_first": episode_seeds[0],
         "device": str(torch_device), "threads": threads, "torch": torch.__version__,
-        "python": platform.python_version(), "selection_rule": SELECTION_RULE,
+        "python": platform.python_version(), "selection_rule": SELECTION_RULE, "kernels": kernels.settings(),
+        "provenance": provenance.record(),
     }
     print(f"{run_name} on {task_name}, seed {seed}, budget {budget}: {len(data)} transitions, "
           f"{cfg.describe_length(len(data))} on {torch_device} ({threads} threads)", flush=True)
 
     state_path = run_dir / "state.pt"
-    # Device and threads do not change a CPU run's numbers; everything else (config, data, the
-    # inputs' bytes and the code's fingerprint) identifies it: a state saved by other code is not resumed.
-    fingerprint = json.dumps({k: v for k, v in run_info.items() if k not in ("device", "threads")}, sort_keys=True)
+    # What decides a run's bits identifies its saved state: config, data, the inputs' bytes, the code's
+    # fingerprint, the kernels and the thread count (torch splits sums by thread), so a state saved
+    # under other ones is not resumed. Provenance (commit, versions, CPU name) does not decide them,
+    # and a run may move between CPU and GPU (as on a cluster); its numbers then differ anyway.
+    fingerprint = json.dumps({k: v for k, v in run_info.items() if k not in ("device", "provenance")},
+                             sort_keys=True)
     if run.method.online:  # learns from its own environment interaction; result.updates counts env steps
         trainer = run.method.trainer(cfg, task_name, data, seed=seed, device=torch_device,
                                      log=lambda line: print(line, flush=True))

@@ -129,7 +129,7 @@ def test_a_run_deleted_under_a_finished_report_is_rerun(smoke_run, tmp_path):
 def planned_runs(proc) -> set[tuple[str, str, str]]:
     """(task, method, seed) of every training job a dry run plans."""
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return set(re.findall(r"wildcards: task=(\w+), method=([^,\s]+), seed=(\d+)", proc.stdout))
+    return set(re.findall(r"wildcards: (?:results=[^,\s]+, )?task=(\w+), method=([^,\s]+), seed=(\d+)", proc.stdout))
 
 
 def edited(path: Path, old: str, new: str) -> str:
@@ -209,3 +209,20 @@ def test_killed_job_resumes_to_the_uninterrupted_result(smoke_run):
         assert (run / name).read_bytes() == content, name
     model = torch.load(run / "model.pt", weights_only=True)["agent"]
     assert all(torch.equal(model[k], reference_model[k]) for k in reference_model)
+
+
+def test_native_kernels_rerun_every_job(smoke_run):
+    env = {**workflow_env(smoke_run), "DBC_KERNELS": "native"}
+    runs = planned_runs(snakemake(smoke_run, env, "-n", "all", "--config", "budget=smoke"))
+    assert len(runs) == len(list((smoke_run / "results/smoke/runs").glob("*/*/seed*")))
+
+
+def test_verify_reproduces_the_runs_bit_for_bit(smoke_run):
+    proc = snakemake(smoke_run, workflow_env(smoke_run), "--cores", "2", "verify", "--config", "budget=smoke")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = (smoke_run / "results/verify/smoke/verify.md").read_text()
+    assert report in proc.stdout + proc.stderr  # printed, not only written
+    for run in ("maze/bc/seed1", "maze/dbc/seed1", "walker/bc/seed1"):
+        assert f"- {run}: bit-identical" in report
+    for task in ("maze", "walker"):
+        assert f"- {task}: against the committed summary: identical" in report

@@ -177,12 +177,14 @@ def test_evaluation_env_kwargs_are_checked_against_the_task(workflow_copy, overr
 def test_readme_commands_plan(workflow_copy):
     """Every Snakemake command the README shows, as a dry run (the real runs take hours)."""
     work, env = workflow_copy
-    targets = ("all", "generalization", "ablation", "regularization", "lambda_sweep", "bench")
+    targets = ("all", "generalization", "ablation", "regularization", "lambda_sweep", "bench", "verify", "datasets")
     for config, planned in ((["budget=paper", "seeds=[1,2,3,4,5]"], "runs/walker/gail/seed5"),
                             (["methods=[bc,dbc@lambda_dm=0.5]"], "runs/maze/dbc@lambda_dm=0.5/seed3")):
         proc = snakemake(work, env, "-n", "--cores", "8", *targets, "--config", *config)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert planned in proc.stdout
+    proc = snakemake(work, env, "-n", "--cores", "2", "datasets", "--config", "demos=ship")
+    assert proc.returncode == 0 and "--demos ship" in proc.stdout, proc.stderr[-2000:]
     proc = snakemake(work, env, "--unlock")
     assert proc.returncode == 0, proc.stderr[-2000:]
 

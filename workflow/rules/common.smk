@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import os
+import re
 import shlex
 import sys
 from functools import lru_cache
@@ -12,12 +13,19 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import envs
+import envs.demos
+import envs.shipped
 from analysis.files import GENERALIZATION_FILES, REPORT_FILES, SENSITIVITY_FILES
+from dbc_bench import kernels
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_yaml
 from methods import registry
 from methods.config import check_budget_methods, resolve, resolve_diffusion_model
+
+# Importing dbc_bench set the pinned CPU kernel variables (dbc_bench.kernels) in this process's
+# environment; every job inherits them, so each job's numerical libraries load pinned.
+KERNELS_MODE = kernels.mode()
 
 
 def checked(what, value):
@@ -70,6 +78,11 @@ checked(
     "config 'experiments.lambda_sweep.method'", lambda: registry.parse(config["experiments"]["lambda_sweep"]["method"])
 )
 checked("config 'report.reference_method'", lambda: registry.parse(config["report"]["reference_method"]))
+# `verify.runs`: <task>/<method>/seed<k> (the schema checks the shape).
+VERIFY_RUNS = [Path(run).parts for run in config["verify"]["runs"]]
+for _task, _method, _ in VERIFY_RUNS:
+    checked("config 'verify.runs'", lambda: envs.get_task(_task))
+    checked("config 'verify.runs'", lambda: registry.parse(_method))
 for _task in config["tasks"]:
     if _task not in budget["data"]:
         raise WorkflowError(f"{BUDGET_FILE}: field 'data.{_task}' is missing (task '{_task}' is in config 'tasks')")
@@ -86,12 +99,16 @@ _search_path = os.environ["PATH"]
 os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), _search_path])
 SOFTWARE = "../envs/dbc-bench.yaml"
 RESULTS = f"results/{BUDGET}"
+# The `verify` target reruns a few committed runs, datasets and all, with the same rules, here.
+VERIFY_RESULTS = f"results/verify/{BUDGET}"
 PAPER = f"paper/{BUDGET}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
 
 wildcard_constraints:
+    # the results folder of the data, pre-training and training rules: the budget's, or verify's
+    results="|".join(re.escape(root) for root in (RESULTS, VERIFY_RESULTS)),
     task="|".join(envs.TASKS),
     # a method, a variant, or either with run overrides (dbc@lambda_dm=0.5)
     method=r"[a-z_0-9]+(@[a-z_][a-z_0-9]*=[^/@]+)*",
@@ -125,16 +142,16 @@ def expert_env(wildcards):
     return ""
 
 
-def dataset_dir(task):
-    return f"{RESULTS}/datasets/dbc/{task}/expert-v0"
+def dataset_dir(task, results=RESULTS):
+    return f"{results}/datasets/dbc/{task}/expert-v0"
 
 
-def dataset_summary(task):
-    return f"{RESULTS}/data/{task}.json"
+def dataset_summary(task, results=RESULTS):
+    return f"{results}/data/{task}.json"
 
 
-def run_dir(task, method, seed):
-    return f"{RESULTS}/runs/{task}/{method}/seed{seed}"
+def run_dir(task, method, seed, results=RESULTS):
+    return f"{results}/runs/{task}/{method}/seed{seed}"
 
 
 def data_budget_args(wildcards):
@@ -146,14 +163,37 @@ def eval_env_kwargs(wildcards):
     return shlex.quote(json.dumps(config["evaluation"]["env_kwargs"].get(wildcards.task, {})))
 
 
+def demos_mode(wildcards):
+    """`verify` always collects anew (and compares with the shipped card); the budget's runs follow `demos`."""
+    return "regenerate" if wildcards.results == VERIFY_RESULTS else config["demos"]
+
+
+def shipped_demo_inputs(wildcards):
+    """With `demos: shipped`, the committed files of the task's shipped dataset where its card's recipe
+    is this run's (envs.shipped); a change to them reruns the data stage."""
+    task = wildcards.task
+    if demos_mode(wildcards) != "shipped" or (task in RL_EXPERT_TASKS and config["experts"] == "retrained"):
+        return {}
+    wanted = envs.shipped.recipe(
+        task,
+        budget["data"][task],
+        0,
+        config["evaluation"]["env_kwargs"].get(task, {}),
+        envs.demos.expert_file(task),
+    )
+    applies = checked(f"shipped dataset of '{task}'", lambda: envs.shipped.applies(task, wanted))
+    return {"shipped": [os.path.relpath(path) for path in envs.shipped.shipped_files(task)]} if applies else {}
+
+
 # What a method may need from an earlier stage (registry `needs`), per task.
-NEED_PATHS = {"diffusion_model": lambda task: f"{RESULTS}/diffusion_model/{task}/model.pt"}
+NEED_PATHS = {"diffusion_model": lambda task, results: f"{results}/diffusion_model/{task}/model.pt"}
 
 
 def method_inputs(wildcards):
     """The inputs the run's method declares in its registry entry (DBC: its task's diffusion model)."""
     run = registry.parse(wildcards.method)
-    return {need: NEED_PATHS[need](wildcards.task) for need in run.method.needs}
+    results = getattr(wildcards, "results", RESULTS)
+    return {need: NEED_PATHS[need](wildcards.task, results) for need in run.method.needs}
 
 
 def input_args(wildcards, input):
@@ -181,6 +221,7 @@ def diffusion_model_hyperparameters(wildcards):
 # Code fingerprints (dbc_bench.codehash): a job reruns when the code it runs changes: its script
 # and every project module that script imports, plus the modules it reaches by name at run time
 # (the method's module through the registry, the task's env through its entry point).
+# The code closure includes dbc_bench.kernels, so changing the pinned kernels reruns every job too.
 def task_module(task):
     return module_file(envs.TASKS[task].module)
 
@@ -190,7 +231,9 @@ def expert_module(task):
 
 
 def code(script, *modules):
-    return fingerprint(f"workflow/scripts/{script}", *modules)
+    # Native kernels give other bits than pinned ones: switching reruns the jobs.
+    suffix = "" if KERNELS_MODE == "pinned" else f" kernels={KERNELS_MODE}"
+    return fingerprint(f"workflow/scripts/{script}", *modules) + suffix
 
 
 def method_code(script):

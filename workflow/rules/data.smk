@@ -4,13 +4,14 @@
 rule collect_demos:
     input:
         unpack(expert_inputs),
+        unpack(shipped_demo_inputs),
     output:
-        dataset=directory(f"{RESULTS}/datasets/dbc/{{task}}/expert-v0"),
-        summary=f"{RESULTS}/data/{{task}}.json",
+        dataset=directory("{results}/datasets/dbc/{task}/expert-v0"),
+        summary="{results}/data/{task}.json",
     log:
-        f"{LOGS}/collect_demos/{{task}}.log",
+        "{results}/logs/collect_demos/{task}.log",
     benchmark:
-        f"{BENCH}/collect_demos/{{task}}.tsv"
+        "{results}/benchmarks/collect_demos/{task}.tsv"
     conda:
         SOFTWARE
     threads: 1
@@ -21,7 +22,17 @@ rule collect_demos:
         data=data_budget_args,
         env_kwargs=eval_env_kwargs,
         expert_env=expert_env,
+        demos=demos_mode,
         code=lambda wc: code("collect_demos.py", task_module(wc.task), expert_module(wc.task)),
     shell:
         "{params.expert_env}python workflow/scripts/collect_demos.py --task {wildcards.task} {params.data} "
-        "--eval-env-kwargs {params.env_kwargs} --out {output.dataset} --summary {output.summary} > {log} 2>&1"
+        "--eval-env-kwargs {params.env_kwargs} --demos {params.demos} --out {output.dataset} "
+        "--summary {output.summary} > {log} 2>&1"
+
+
+# Every task's dataset and summary, nothing downstream: `snakemake --cores 2 datasets` (with
+# `--config demos=ship`, maintainers refresh the shipped datasets in envs/demonstrations/).
+rule datasets:
+    input:
+        [dataset_summary(task) for task in config["tasks"]],
+        [dataset_dir(task) for task in config["tasks"]],

@@ -3,15 +3,15 @@
 
 rule pretrain_dm:
     input:
-        summary=f"{RESULTS}/data/{{task}}.json",
+        summary="{results}/data/{task}.json",
     output:
-        model=f"{RESULTS}/diffusion_model/{{task}}/model.pt",
-        curve=f"{RESULTS}/diffusion_model/{{task}}/loss_curve.csv",
-        timing=f"{RESULTS}/diffusion_model/{{task}}/timing.json",
+        model="{results}/diffusion_model/{task}/model.pt",
+        curve="{results}/diffusion_model/{task}/loss_curve.csv",
+        timing="{results}/diffusion_model/{task}/timing.json",
     log:
-        f"{LOGS}/pretrain_dm/{{task}}.log",
+        "{results}/logs/pretrain_dm/{task}.log",
     benchmark:
-        f"{BENCH}/pretrain_dm/{{task}}.tsv"
+        "{results}/benchmarks/pretrain_dm/{task}.tsv"
     conda:
         SOFTWARE
     threads: config["train_threads"]
@@ -19,8 +19,8 @@ rule pretrain_dm:
         runtime=600,
         mem_mb=4000,
     params:
-        dataset=lambda wc: dataset_dir(wc.task),
-        out_dir=lambda wc: f"{RESULTS}/diffusion_model/{wc.task}",
+        dataset=lambda wc: dataset_dir(wc.task, wc.results),
+        out_dir=lambda wc: f"{wc.results}/diffusion_model/{wc.task}",
         budget=BUDGET,
         hyperparameters=diffusion_model_hyperparameters,
         device=config["device"],

@@ -4,18 +4,18 @@
 rule train:
     input:
         unpack(method_inputs),
-        summary=f"{RESULTS}/data/{{task}}.json",
+        summary="{results}/data/{task}.json",
     output:
-        final=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/eval_final.csv",
-        curve=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/eval_curve.csv",
-        log=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/train_log.csv",
-        info=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/run.json",
-        timing=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/timing.json",
-        model=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/model.pt",
+        final="{results}/runs/{task}/{method}/seed{seed}/eval_final.csv",
+        curve="{results}/runs/{task}/{method}/seed{seed}/eval_curve.csv",
+        log="{results}/runs/{task}/{method}/seed{seed}/train_log.csv",
+        info="{results}/runs/{task}/{method}/seed{seed}/run.json",
+        timing="{results}/runs/{task}/{method}/seed{seed}/timing.json",
+        model="{results}/runs/{task}/{method}/seed{seed}/model.pt",
     log:
-        f"{LOGS}/train/{{task}}/{{method}}/seed{{seed}}.log",
+        "{results}/logs/train/{task}/{method}/seed{seed}.log",
     benchmark:
-        f"{BENCH}/train/{{task}}/{{method}}/seed{{seed}}.tsv"
+        "{results}/benchmarks/train/{task}/{method}/seed{seed}.tsv"
     conda:
         SOFTWARE
     threads: config["train_threads"]
@@ -23,8 +23,8 @@ rule train:
         runtime=240,
         mem_mb=4000,
     params:
-        dataset=lambda wc: dataset_dir(wc.task),
-        run_dir=lambda wc: run_dir(wc.task, wc.method, wc.seed),
+        dataset=lambda wc: dataset_dir(wc.task, wc.results),
+        run_dir=lambda wc: run_dir(wc.task, wc.method, wc.seed, wc.results),
         env_kwargs=eval_env_kwargs,
         hyperparameters=method_hyperparameters,
         inputs=input_args,

@@ -1,5 +1,6 @@
-"""Roll out a task's expert and write its demonstrations as a local Minari dataset, with a JSON
-summary of the expert's score and the reference scores (envs.demos.collect)."""
+"""The data stage: install a task's shipped demonstrations, or roll out its expert and write them as a
+local Minari dataset, with a JSON summary of the expert's score and the reference scores
+(envs.demos.produce; `--demos regenerate` compares the new bytes with the shipped card)."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,8 @@ import sys
 from pathlib import Path
 
 from dbc_bench.errors import run_stage
-from envs.demos import collect
+from envs.demos import produce
+from envs.shipped import DEMO_MODES
 
 
 def main(argv=None) -> int:
@@ -21,9 +23,14 @@ def main(argv=None) -> int:
     p.add_argument("--expert-seed", type=int, default=0)
     p.add_argument("--random-episodes", type=int, default=20)
     p.add_argument("--eval-env-kwargs", default="{}", help="JSON kwargs of the headline evaluation env")
+    p.add_argument("--demos", choices=DEMO_MODES, default="shipped",
+                   help="shipped: install the committed dataset made by this recipe, if any; regenerate: "
+                        "collect and compare with it; ship: collect and replace it")
     args = p.parse_args(argv)
-    return run_stage(lambda: collect(args.task, args.out, args.summary, args.episodes, args.transitions,
-                                     args.expert_seed, eval_env_kwargs=json.loads(args.eval_env_kwargs),
+    data = {key: value for key, value in (("episodes", args.episodes), ("transitions", args.transitions))
+            if value is not None}
+    return run_stage(lambda: produce(args.task, args.out, args.summary, data, args.expert_seed,
+                                     json.loads(args.eval_env_kwargs), demos=args.demos,
                                      random_episodes=args.random_episodes))
 
 
