@@ -35,8 +35,8 @@ def versions() -> dict:
 
 
 def git_state() -> dict:
-    """The checkout's commit and whether its tracked code and config differ from it (results/ and paper/,
-    which the pipeline itself writes, do not count); None outside a git checkout."""
+    """The checkout's commit and whether its tracked code and config differ from it (what the pipeline
+    itself writes does not count); None outside a git checkout."""
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30)
@@ -45,7 +45,8 @@ def git_state() -> dict:
         return done.stdout.strip() if done.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!paper") if commit else None
+    written = (":!results", ":!paper", ":!envs/demonstrations")  # what the pipeline itself writes
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", *written) if commit else None
     return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
 
 
