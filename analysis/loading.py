@@ -28,7 +28,7 @@ SCORE_KINDS = ("final", "best")
 RUN_COLUMNS = [
     "task", "method", "seed", "budget", "metric",
     "final_raw", "final_norm", "final_episodes",
-    "best_raw", "best_norm", "best_update", "last_update",
+    "best_raw", "best_norm", "best_update", "last_update", "transitions",
     "run_dir",
 ]
 # Written last by a run's evaluation: a run directory without it is unfinished.
@@ -213,7 +213,7 @@ def load_run(run_dir: str | os.PathLike, references: Mapping[str, dict]) -> dict
         "final_raw": final_raw, "final_norm": norm(final_raw), "final_episodes": int(final.size),
         "best_raw": best_raw, "best_norm": norm(best_raw),
         "best_update": _whole(per_update.idxmax()), "last_update": _whole(per_update.index[-1]),
-        "run_dir": str(run_dir),
+        "transitions": meta.get("transitions"), "run_dir": str(run_dir),
     }
 
 

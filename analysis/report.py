@@ -15,6 +15,7 @@ from typing import Iterable
 import pandas as pd
 
 from analysis import costs, figures, statistics, tables
+from analysis.data_table import data_table, expert_note
 from analysis.labels import Registry
 from analysis.loading import SCORE_KINDS, load_curves, load_paper_results, load_references, load_runs
 from dbc_bench.errors import BenchError
@@ -33,6 +34,9 @@ INDEX = (
     ("per_task_scores.png", "Final score of every seed per task and method, with the paper's mean."),
     ("learning_curves.png", "IQM over seeds of each evaluation during training (100 episodes each) "
      "against the fraction of training done, per task, with 95% bootstrap CI bands."),
+    ("data_table.md", "The demonstrations per task beside the authors' (sizes, episode lengths, the actions' "
+     "spread and saturation, the expert's score: for success tasks the expert's own success rate, the "
+     "methods' ceiling)."),
     ("best_table.md", "Best evaluation during training (optimistic, selected on the evaluation episodes; "
      "not the headline)."),
     ("cost_table.md", "Compute cost per task and method: training, DBC's pre-training, evaluation, "
@@ -59,7 +63,9 @@ NORMALISATION_NOTE = ("Normalised score: success rate in [0, 1]; return tasks "
                       "(R - R_min) / (R_max - R_min) with the random (min) and expert (max) scores of "
                       "the task reference files. Optimality gap: 1 - mean of min(score, 1).")
 PAPER_NOTE = ("Paper: the authors' published mean ± std over 3 seeds (config/paper_results.yaml); "
-              "'-' where the paper reports none. Paper FetchPick is evaluated at noise ratio 1.25.")
+              "'-' where the paper reports none. Paper FetchPick is evaluated at noise ratio 1.25. "
+              "Updates / paper's: the runs' gradient updates (online methods: env steps) as a share of the `paper` "
+              "budget's (the authors' settings) on the same data.")
 BEST_NOTE = ("Best during training: for each run the maximum over checkpoints (`update`) of the "
              "mean evaluation score. The checkpoint is chosen on the evaluation episodes "
              "themselves, so these numbers are biased upwards; main_table.md is the headline.")
@@ -92,6 +98,8 @@ class ReportSettings:
     with_experiments: bool = False  # README.md also links the experiment targets' outputs
     registry: Registry = field(default_factory=Registry)
     reference_method: str = "dbc"  # P(reference > X) is reported against each other method X
+    # method -> task -> the paper budget's {epochs, batch_size} or {env_steps}: the tables' "Updates / paper's"
+    paper_lengths: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -119,7 +127,7 @@ def compute_scores(runs: pd.DataFrame, paper: dict, s: ReportSettings) -> Scores
                                                                     s.confidence)
         aggs[kind] = statistics.aggregate_scores(matrices, s.reps, s.seed, s.confidence)
         tables_[kind] = tables.per_task_table(runs, paper, s.reps, s.seed, kind=kind, confidence=s.confidence,
-                                              registry=s.registry)
+                                              registry=s.registry, paper_lengths=s.paper_lengths)
     return Scores(runs, tables_, aggs, notes, final_matrices, improvement)
 
 
@@ -142,8 +150,9 @@ def document_tex(heading: str, sections: list[tuple[str, pd.DataFrame, list[str]
     return "\n".join(parts)
 
 
-def score_documents(scores: Scores, s: ReportSettings) -> dict[str, str]:
-    """main_table.* (final policy, the headline) and best_table.* (best during training)."""
+def score_documents(scores: Scores, s: ReportSettings, experts: str = "") -> dict[str, str]:
+    """main_table.* (final policy, the headline) and best_table.* (best during training); `experts`:
+    a note on the experts' own scores."""
     suffix = f" ({s.title})" if s.title else ""
     settings = (f"{len(scores.runs)} runs. CIs: rliable stratified bootstrap over seeds, {s.reps} replications, "
                 f"{s.confidence * 100:g}% percentile intervals, numpy seed {s.seed} set before each call. "
@@ -163,7 +172,7 @@ def score_documents(scores: Scores, s: ReportSettings) -> dict[str, str]:
             extra = [BEST_NOTE]
         task_fmt = tables.format_task_table(scores.tables[kind], s.confidence, registry=s.registry)
         agg_fmt = tables.format_aggregate_table(scores.aggregates[kind], s.confidence, registry=s.registry)
-        task_notes = extra + [PAPER_NOTE, settings]
+        task_notes = extra + [PAPER_NOTE, settings] + ([experts] if experts else [])
         agg_notes = [NORMALISATION_NOTE] + scores.notes[kind]
         sections = [(task_caption, tables.markdown_table(task_fmt), task_notes),
                     (agg_caption, tables.markdown_table(agg_fmt), agg_notes)]
@@ -197,6 +206,16 @@ def cost_documents(runs: pd.DataFrame, latency_files: Iterable[str | os.PathLike
             "cost_table.tex": document_tex(heading, [(caption, shown, notes, "tab:cost", 2)])}
 
 
+def data_documents(reference_files, paper_results, s: ReportSettings) -> dict[str, str]:
+    """data_table.*: the suite's demonstrations beside the authors' (analysis.data_table)."""
+    table, notes = data_table(reference_files, paper_results, s.registry)
+    caption = "Demonstrations: the suite's (this budget's datasets) beside the authors' published data"
+    notes = notes + ["Authors' numbers: measured from their published data files (config/paper_results.yaml, "
+                     "demonstrations); '-' where unknown."]
+    return {"data_table.md": document_md("DBC-Bench: demonstrations", [(caption, tables.markdown_table(table), notes)]),
+            "data_table.tex": document_tex("DBC-Bench: demonstrations", [(caption, table, notes, "tab:data", 2)])}
+
+
 def index_page(s: ReportSettings) -> str:
     """README.md: what each output shows, with the figures inline."""
     index = [f"# DBC-Bench results{f' ({s.title})' if s.title else ''}\n",
@@ -224,11 +243,14 @@ def build_report(run_dirs: Iterable[str | os.PathLike], reference_files: Iterabl
     s = settings
     if not 0 < s.confidence < 1:
         raise BenchError(f"confidence must lie in (0, 1), got {s.confidence}")
+    reference_files = list(reference_files)
     refs = load_references(reference_files)
     paper = load_paper_results(paper_results)
     runs = load_runs(run_dirs, refs, s.registry, budget=budget)
     scores = compute_scores(runs, paper, s)
-    docs = {**score_documents(scores, s), **cost_documents(runs, latency_files, s), "README.md": index_page(s)}
+    docs = {**score_documents(scores, s, expert_note(reference_files, s.registry)),
+            **cost_documents(runs, latency_files, s),
+            **data_documents(reference_files, paper_results, s), "README.md": index_page(s)}
 
     out = Path(out)
     written = [write_csv_atomic(out / "scores.csv", runs),

@@ -20,12 +20,27 @@ def display_scale(metric: str) -> float:
     return 100.0 if metric == "success" else 1.0
 
 
+def paper_updates(length: Mapping | None, transitions) -> float:
+    """Updates (GAIL: env steps) of the paper budget's run of the same data: epochs x ceil(N / batch),
+    or env_steps. NaN where unknown."""
+    if not length:
+        return math.nan
+    if "env_steps" in length:
+        return float(length["env_steps"])
+    if transitions is None or not math.isfinite(float(transitions)):
+        return math.nan
+    return float(length["epochs"] * math.ceil(float(transitions) / length["batch_size"]))
+
+
 def per_task_table(df: pd.DataFrame, paper: Mapping[tuple[str, str], tuple[float, float]] | None,
                    reps: int, seed: int, kind: str = "final", confidence: float = 0.95,
-                   ddof: int = 1, registry: Registry = Registry()) -> pd.DataFrame:
+                   ddof: int = 1, registry: Registry = Registry(),
+                   paper_lengths: Mapping[str, Mapping[str, Mapping]] | None = None) -> pd.DataFrame:
     """One row per (task, method): mean, std (ddof) and IQM with bootstrap CI over seeds of the
     `kind` ("final" or "best") raw score in table units (success %, return raw), next to the
-    paper's mean and std and the difference ours - paper (NaN where the paper has no number)."""
+    paper's mean and std and the difference ours - paper (NaN where the paper has no number), and
+    the runs' training length as a fraction of the paper budget's (`paper_lengths`: method -> task
+    -> {epochs, batch_size} or {env_steps}; NaN where not given)."""
     if kind not in SCORE_KINDS:
         raise BenchError(f"kind must be one of {SCORE_KINDS}, got '{kind}'")
     paper = paper or {}
@@ -36,7 +51,10 @@ def per_task_table(df: pd.DataFrame, paper: Mapping[tuple[str, str], tuple[float
         metric = str(at_task["metric"].iloc[0])
         scale = display_scale(metric)
         for method in registry.order_methods(at_task["method"].unique()):
-            vals = at_task[at_task["method"] == method].sort_values("seed")[column].to_numpy(float) * scale
+            runs = at_task[at_task["method"] == method].sort_values("seed")
+            vals = runs[column].to_numpy(float) * scale
+            length = (paper_lengths or {}).get(method, {}).get(task)
+            fractions = [r.last_update / paper_updates(length, r.transitions) for r in runs.itertuples()]
             n = vals.size
             point, interval = bootstrap(vals.reshape(-1, 1), iqm_vector, reps, seed, confidence)
             p_mean, p_std = paper.get((method, task), (math.nan, math.nan))
@@ -49,6 +67,7 @@ def per_task_table(df: pd.DataFrame, paper: Mapping[tuple[str, str], tuple[float
                 "iqm": float(point[0]), "iqm_ci_low": float(interval[0, 0]),
                 "iqm_ci_high": float(interval[1, 0]),
                 "paper_mean": p_mean, "paper_std": p_std, "diff": mean - p_mean,
+                "paper_fraction": float(sum(fractions) / len(fractions)) if fractions else math.nan,
             })
     return pd.DataFrame(rows)
 
@@ -58,6 +77,13 @@ def format_number(x: float | None, digits: int, sign: bool = False) -> str:
     if x is None or not math.isfinite(x):
         return "-"
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+
+
+def format_fraction(x: float) -> str:
+    """A fraction as a percentage with two significant digits ('-' when missing)."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{100 * x:.2g}%" if x < 1 else f"{100 * x:.0f}%"
 
 
 def format_mean_std(mean: float, std: float, digits: int) -> str:
@@ -88,6 +114,7 @@ def format_task_table(table: pd.DataFrame, confidence: float = 0.95, digits: int
             f"Ours IQM [{pct} CI]": format_interval(r.iqm, r.iqm_ci_low, r.iqm_ci_high, digits),
             "Paper mean ± std": format_mean_std(r.paper_mean, r.paper_std, digits),
             "Ours - Paper": format_number(r.diff, digits, sign=True),
+            "Updates / paper's": format_fraction(r.paper_fraction),
         })
     return pd.DataFrame(rows)
 

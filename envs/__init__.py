@@ -7,7 +7,7 @@ entry points, so ``env.spec`` rebuilds them, e.g. via Minari's
 - ``DBC/Maze-v0``: PointMaze medium, random start/goal, 400 steps, success.
 - ``DBC/FetchPick-v0``: Fetch pick-and-place, narrow sampler (kwarg ``noise_ratio``), 50 steps, success.
 - ``DBC/HandRotate-v0``: Shadow-hand block z-rotation, narrow angles, 50 steps, success.
-- ``DBC/Walker-v0``: Walker2d-v5, 1000 steps, return (no 'success' in info).
+- ``DBC/Walker-v0``: Walker2d-v5 on v3's model (``walker2d.xml``), 1000 steps, return (no 'success' in info).
 
 All observations are flat float32 Boxes. Success tasks put ``info['success']``
 in the reset info and every step's info and terminate on success; truncation
@@ -36,6 +36,12 @@ class Task:
     obs_dim: int
     act_dim: int
     expert: str = "rl"      # "module:Class" of a scripted expert, or "rl": a trained policy (envs/experts/rl.py)
+    # An RL expert's demonstration actions: "mean" (the policy's mean, clipped to the action box) or
+    # "sampled" (drawn from its Gaussian and stored unclipped; the env clips when stepping).
+    expert_actions: str = "mean"
+    # Env kwargs of the demonstrations where they differ from the registered defaults (the maze
+    # records past success until its expert comes to rest at the goal, as the authors' data does).
+    demo_kwargs: dict = field(default_factory=dict)
     kwargs: dict = field(default_factory=dict)  # the env's registered defaults
 
     @property
@@ -59,11 +65,13 @@ class Task:
 
 TASKS: dict[str, Task] = {task.name: task for task in (
     Task("maze", "Maze", "DBC/Maze-v0", "envs.maze:MazeEnv", "success", 400, 6, 2,
-         expert="envs.experts.maze:MazeExpert"),
+         expert="envs.experts.maze:MazeExpert", kwargs={"terminate_on_success": True},
+         demo_kwargs={"terminate_on_success": False}),
     Task("fetch_pick", "FetchPick", "DBC/FetchPick-v0", "envs.fetch_pick:FetchPickEnv", "success", 50, 16, 4,
          expert="envs.experts.fetch_pick:FetchPickExpert", kwargs={"noise_ratio": 1.0}),
     Task("hand_rotate", "HandRotate", "DBC/HandRotate-v0", "envs.hand_rotate:HandRotateEnv", "success", 50, 68, 20),
-    Task("walker", "Walker", "DBC/Walker-v0", "envs.walker:WalkerEnv", "return", 1000, 17, 6),
+    Task("walker", "Walker", "DBC/Walker-v0", "envs.walker:WalkerEnv", "return", 1000, 17, 6,
+         expert_actions="sampled"),
 )}
 
 

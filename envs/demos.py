@@ -22,8 +22,10 @@ from envs import shipped
 from envs.experts import make_expert
 
 
-def rollout(env, act, seed: int, on_reset=None) -> dict:
-    """One episode; `act(obs) -> action`. Returns arrays in Minari's episode-buffer layout."""
+def rollout(env, act, seed: int, on_reset=None, finished=None) -> dict:
+    """One episode; `act(obs) -> action`; `finished()`, if given, ends it (as terminated) after the
+    step whose action was chosen once the task was solved (an expert that decides when its
+    demonstration is over, as the maze's does). Returns arrays in Minari's episode-buffer layout."""
     obs, info = env.reset(seed=seed)
     if on_reset is not None:
         on_reset(obs)
@@ -33,17 +35,32 @@ def rollout(env, act, seed: int, on_reset=None) -> dict:
     while not done:
         action = act(obs)
         obs, reward, terminated, truncated, info = env.step(action)
+        terminated = bool(terminated) or (finished is not None and finished())
         observations.append(obs)
         actions.append(action)
         rewards.append(float(reward))
-        terms.append(bool(terminated))
-        truncs.append(bool(truncated))
+        terms.append(terminated)
+        truncs.append(bool(truncated) and not terminated)
         successes.append(bool(info.get("success", False)))
         done = terminated or truncated
     return {"seed": seed, "observations": np.asarray(observations, dtype=np.float32),
             "actions": np.asarray(actions, dtype=np.float32), "rewards": np.asarray(rewards),
             "terminations": np.asarray(terms), "truncations": np.asarray(truncs),
             "success": np.asarray(successes), "return": float(np.sum(rewards))}
+
+
+def data_statistics(episodes: list[dict]) -> dict:
+    """What the report's data table sets beside the authors' data: sizes, episode lengths and the
+    actions' spread, at the box's bounds (|a| >= 1, e.g. clipped) and beyond them (unclipped samples)."""
+    lengths = np.asarray([len(ep["actions"]) for ep in episodes])
+    actions = np.concatenate([ep["actions"] for ep in episodes]).astype(np.float64)
+    returns = np.asarray([ep["return"] for ep in episodes])
+    return {"episodes": len(episodes), "transitions": int(lengths.sum()), "length_mean": float(lengths.mean()),
+            "length_min": int(lengths.min()), "length_max": int(lengths.max()),
+            "action_std": [float(v) for v in actions.std(0)],
+            "action_at_or_beyond_1": float(np.mean(np.abs(actions) >= 1.0 - 1e-6)),
+            "action_beyond_1": float(np.mean(np.abs(actions) > 1.0 + 1e-6)),
+            "return_mean": float(returns.mean()), "return_min": float(returns.min()), "return_max": float(returns.max())}
 
 
 def random_policy_score(task, episodes: int) -> float:
@@ -64,8 +81,9 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
     task = envs.get_task(task_name)
     if (episodes is None) == (transitions is None):
         raise BenchError(f"data budget for '{task_name}': give exactly one of 'episodes' or 'transitions'")
-    env = task.make()
+    env = task.make(**task.demo_kwargs)
     expert = make_expert(task_name, env, np.random.default_rng(expert_seed))
+    finished = (lambda: expert.done) if hasattr(expert, "done") else None
 
     kept, attempted, n_transitions, all_returns, all_success = [], 0, 0, [], []
     target = episodes if episodes is not None else transitions
@@ -76,7 +94,7 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
         if attempted >= max_attempts:
             raise BenchError(f"expert for '{task_name}' kept {len(kept)} of {attempted} episodes: "
                              f"too few successes to reach the data budget")
-        episode = rollout(env, expert.act, seeds.DEMO + attempted, on_reset=expert.reset)
+        episode = rollout(env, expert.act, seeds.DEMO + attempted, on_reset=expert.reset, finished=finished)
         attempted += 1
         success = bool(episode["success"].any())
         all_returns.append(episode["return"])
@@ -123,6 +141,7 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
     shutil.rmtree(staging, ignore_errors=True)
 
     summary = {
+        "statistics": data_statistics(kept),
         "task": task_name, "metric": task.metric, "dataset_id": dataset_id, "dataset_dir": str(out_dir),
         "expert": expert.description, "expert_raw_success_rate": success_rate,
         "expert_mean_return": float(np.mean(all_returns)), "episodes_attempted": attempted,

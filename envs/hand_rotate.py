@@ -1,7 +1,9 @@
 """HandRotate task: Shadow-hand block rotation about z, the authors' narrow variant.
 
 Initial block z-angle ~ U(-pi/6, pi/6), target z-angle ~ U(pi/3, 2pi/3);
-success when the rotation error is below 0.1 rad (position is ignored).
+success when the rotation error is below 0.1 rad (position is ignored). As in the authors' default
+"easy" mode, the goal's three position entries in the observation are zero: only the target
+orientation is given.
 """
 
 from __future__ import annotations
@@ -60,8 +62,11 @@ class NarrowRotateZBlockSim(MujocoHandBlockEnv):
         return np.concatenate([pos, quat / np.linalg.norm(quat)])
 
 
+GOAL_POSITION = slice(N_ROBOT_OBS, N_ROBOT_OBS + 3)  # the goal's position in the flat observation
+
+
 class HandRotateEnv(FlatGoalEnv):
-    """Flat 68-D observation (61 hand/block obs + 7-D goal pose), ends on success.
+    """Flat 68-D observation (61 hand/block obs + 7-D goal pose, its position zeroed), ends on success.
 
     ``info['success']`` (rotation error < 0.1 rad) is present at reset and every
     step. Reward is the sparse hand reward (-1 until success, 0 on success).
@@ -69,6 +74,11 @@ class HandRotateEnv(FlatGoalEnv):
 
     def __init__(self, render_mode: str | None = None):
         super().__init__(NarrowRotateZBlockSim(render_mode=render_mode), OBS_DIM, 20, render_mode)
+
+    def _flat(self, obs: dict) -> np.ndarray:
+        flat = super()._flat(obs)
+        flat[GOAL_POSITION] = 0.0
+        return flat
 
     def rotation_error(self) -> float:
         """Current angle (rad) between the block's and the target's orientation."""

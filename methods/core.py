@@ -58,7 +58,7 @@ class Normalizer(nn.Module):
 
     @classmethod
     def empty(cls, dim: int) -> "Normalizer":
-        """Placeholder with the right shapes, to be filled by load_state_dict."""
+        """The identity (values still clamped to +-clip); also the placeholder that load_state_dict fills."""
         return cls(torch.zeros(dim), torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,8 +105,9 @@ class Demonstrations:
 
 
 def load_demonstrations(dataset_dir: str | os.PathLike, obs_dim: int | None = None,
-                        act_dim: int | None = None) -> Demonstrations:
-    """Read a local Minari dataset directory (the one holding data/ and metadata) into tensors.
+                        act_dim: int | None = None, normalize: bool = True) -> Demonstrations:
+    """Read a local Minari dataset directory (the one holding data/ and metadata) into tensors,
+    z-scored with its own statistics (`normalize=False`: identity normalisers, raw values).
 
     Checks what a bad or mismatched file would otherwise turn into a deep stack trace: that it is
     a readable Minari dataset, that its spaces match the task, and that it holds no NaN or inf.
@@ -142,7 +143,10 @@ def load_demonstrations(dataset_dir: str | os.PathLike, obs_dim: int | None = No
         if not np.isfinite(arr).all():
             raise BenchError(f"{path}: {name} contain NaN or inf")
     obs_t, act_t = torch.from_numpy(obs), torch.from_numpy(act)
-    obs_norm, act_norm = Normalizer.fit(obs_t), Normalizer.fit(act_t)
+    if normalize:
+        obs_norm, act_norm = Normalizer.fit(obs_t), Normalizer.fit(act_t)
+    else:
+        obs_norm, act_norm = Normalizer.empty(obs_t.shape[1]), Normalizer.empty(act_t.shape[1])
     return Demonstrations(obs_norm(obs_t), act_norm(act_t), obs_norm, act_norm,
                           n_episodes=len(episodes), source=str(path))
 

@@ -78,7 +78,8 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
     set_threads(threads)
     torch_device = select_device(device)
     seed_everything(seed)
-    data = load_demonstrations(dataset, task.obs_dim, task.act_dim).to(torch_device)
+    data = load_demonstrations(dataset, task.obs_dim, task.act_dim,
+                               normalize=getattr(cfg, "normalize", True)).to(torch_device)
     if not run.method.online:
         context = {**inputs, "obs_norm": data.obs_norm, "act_norm": data.act_norm,
                    "action_low": data.act.min(0).values, "action_high": data.act.max(0).values}

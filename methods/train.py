@@ -49,6 +49,8 @@ class TrainConfig:
     grad_clip: float = option(0.5, "max gradient norm; 0 disables clipping", ge=0)
     lr_decay: str = option("linear", "linear (to 0 at the last update, as the authors) or constant",
                            choices=("linear", "constant"))
+    normalize: bool = option(True, "z-score states and actions with the data's statistics (the authors do, "
+                             "except for Implicit BC and Diffusion Policy on maze)")
 
     def total_updates(self, n_transitions: int) -> int:
         return self.epochs * math.ceil(n_transitions / self.batch_size)

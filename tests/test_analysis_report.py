@@ -45,7 +45,7 @@ def write_run(root: Path, task: str, method: str, seed: int, metric: str, values
         (dm / "timing.json").write_text(json.dumps({"wall_seconds": 60.0}))
         inputs = {"diffusion_model": str(dm / "model.pt")}
     (d / "run.json").write_text(json.dumps({"task": task, "method": method, "seed": seed,
-                                            "budget": budget, "other": 1, "inputs": inputs,
+                                            "budget": budget, "other": 1, "inputs": inputs, "transitions": 1280,
                                             "device": "cpu", "threads": 1}))
     (d / "timing.json").write_text(json.dumps({
         "train_seconds": 10.0 * seed, "eval_seconds": 2.0, "wall_seconds": 10.0 * seed + 3.0,
@@ -216,6 +216,17 @@ def cli_args(runs, refs, out, *extra):
     return ["--runs", *map(str, run_dirs(runs)), "--references", *map(str, refs), "--paper-results", str(PAPER_YAML),
             "--registry", json.dumps({"methods": REGISTRY.methods, "tasks": REGISTRY.tasks}),
             "--out", str(out), "--reps", str(REPS), "--seed", "0", "--title", "budget: default", *extra]
+
+
+def test_main_table_gives_each_cells_share_of_the_papers_updates(fake):
+    tmp, runs, refs = fake
+    lengths = {"bc": {"maze": {"epochs": 40, "batch_size": 128}}, "dbc": {"maze": {"env_steps": 100}}}
+    assert make_report.main(cli_args(runs, refs, tmp / "r", "--paper-lengths", json.dumps(lengths))) == 0
+    rows = [line.split("|") for line in (tmp / "r" / "main_table.md").read_text().splitlines()
+            if line.startswith("| Maze")]
+    share = {cells[2].strip(): cells[-2].strip() for cells in rows}
+    # 100 updates (each run's last evaluation) of 40 x ceil(1280 / 128) = 400, and of 100 env steps.
+    assert share == {"BC": "25%", "DBC": "100%", "my_variant": "-"}
 
 
 def test_make_report_end_to_end(fake):

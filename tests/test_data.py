@@ -36,7 +36,7 @@ def test_dataset_has_metadata_and_recovers_its_env(maze_dataset):
     dataset = minari.MinariDataset(path / "data")
     assert dataset.total_episodes == 3 and dataset.total_steps == summary["transitions"]
     meta = dataset.storage.metadata
-    assert "BFS" in meta["algorithm_name"] and "expert raw success" in meta["description"].lower()
+    assert "waypoint controller" in meta["algorithm_name"] and "expert raw success" in meta["description"].lower()
     assert meta["ref_min_score"] == summary["ref_min_score"]
     env = dataset.recover_environment()
     assert env.spec.id == "DBC/Maze-v0" and env.observation_space.shape == (6,)
@@ -47,6 +47,15 @@ def test_load_demonstrations_shapes_and_zscore(maze_dataset):
     data = load_demonstrations(maze_dataset[0], obs_dim=6, act_dim=2)
     assert data.obs.shape == (maze_dataset[1]["transitions"], 6) and data.act.shape[1] == 2
     assert np.allclose(data.act.mean(0).numpy(), 0, atol=1e-4)
+
+
+def test_without_normalisation_the_data_stay_raw(maze_dataset):
+    """`normalize: false` (the authors' maze IBC and Diffusion Policy): identity normalisers."""
+    raw = load_demonstrations(maze_dataset[0], 6, 2, normalize=False)
+    first = minari.MinariDataset(maze_dataset[0] / "data")[0]
+    assert np.array_equal(raw.obs[0].numpy(), first.observations[0]) and np.array_equal(raw.act[0].numpy(),
+                                                                                         first.actions[0])
+    assert float(raw.act_norm.std.min()) == 1.0 and float(raw.obs_norm.mean.abs().max()) == 0.0
 
 
 def test_mismatched_dataset_is_refused(maze_dataset):

@@ -20,7 +20,7 @@ def trained(tmp_path_factory):
     torch.manual_seed(0)
     data = toy_demos(n=2048, obs_dim=2, act_dim=2)
     cfg = ibc.Config(hidden=[128], epochs=40, batch_size=256, lr=3e-3, lr_decay="constant",
-                     counter_examples=64, dfo_samples=500)
+                     counter_examples=64, dfo_samples=500, action_box="data")
     agent = ibc.build(cfg, 2, 2)
     fit(agent, data, cfg, evaluate=lambda a: [], eval_points=1,
         state_path=tmp_path_factory.mktemp("ibc") / "state.pt")
@@ -30,6 +30,12 @@ def trained(tmp_path_factory):
     obs = data.obs_norm(held.obs_norm.inverse(held.obs))
     act = data.act_norm(held.act_norm.inverse(held.act))
     return agent, data, obs, act
+
+
+def test_the_authors_action_box_is_plus_minus_one_per_dimension():
+    low, high = ibc.build(ibc.Config(), 2, 3).box()  # no data needed
+    assert torch.equal(low, -torch.ones(3)) and torch.equal(high, torch.ones(3))
+    assert ibc.Config().action_box == "unit"
 
 
 def test_action_box_is_the_expert_range_plus_buffer(trained):

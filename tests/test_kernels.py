@@ -21,7 +21,7 @@ FORCED = {
 
 
 def probe(mode: str, level: str) -> dict:
-    env = {**os.environ, **FORCED[level], kernels.MODE_VARIABLE: mode}
+    env = {**os.environ, **FORCED[level], kernels.MODE_VARIABLE: mode, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "tools/kernel_probe.py"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -34,7 +34,7 @@ def make_expert(task_name: str, env: gym.Env, rng: np.random.Generator) -> Exper
     if task.expert == "rl":
         from envs.experts.rl import load_rl_expert
 
-        return load_rl_expert(task.name, env)
+        return load_rl_expert(task.name, env, rng=rng, sampled=task.expert_actions == "sampled")
     module, name = task.expert.split(":")
     return getattr(importlib.import_module(module), name)(env, rng)
 

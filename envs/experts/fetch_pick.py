@@ -1,4 +1,13 @@
-"""Scripted Fetch pick-and-place expert (four phases) acting from the 16-D obs."""
+"""Scripted Fetch pick-and-place expert: the authors' four-phase controller, acting from the 16-D obs.
+
+Per step, in order, each phase until its condition holds (phases never go back):
+1. approach: target = (object - gripper) + (0, 0, 0.03); xyz = 6 target, gripper +0.05 (opening);
+   until |target| < 0.005;
+2. grasp and descend: xyz = 6 (object - gripper), gripper -0.005 (closing); until |object - gripper| < 0.005;
+3. carry: xyz = 6 (goal - object), gripper -0.005; until |goal - object| < 0.01;
+4. hold: xyz = 0, gripper -0.005, to the end of the episode (which ends on success).
+The action is clipped to [-1, 1], as the authors saved theirs. Deterministic.
+"""
 
 from __future__ import annotations
 
@@ -7,65 +16,45 @@ import numpy as np
 
 # 16-D obs layout: grip pos 0:3, object pos 3:6, object - grip 6:9, fingers 9:11,
 # object rot x/y 11:13, goal 13:16.
-GAIN = 10.0  # one action unit moves the mocap 0.05 m
-HOVER = 0.05  # height above the object before descending
-XY_TOL = 0.01
-Z_TOL = 0.01
-CLOSE_STEPS = 3
-GRASP_LOST = 0.04  # object this far from the gripper while carrying -> start over
-OPEN, CLOSE = 1.0, -1.0
+GAIN = 6.0
+OPEN, CLOSE = 0.05, -0.005
+APPROACH_HEIGHT = 0.03
+APPROACH_TOL, GRASP_TOL, CARRY_TOL = 0.005, 0.005, 0.01
 
-APPROACH, DESCEND, GRASP, CARRY = range(4)
+APPROACH, GRASP, CARRY, HOLD = range(4)
 
 
 class FetchPickExpert:
-    """Above the object -> descend -> close the gripper a few steps -> carry to the goal."""
-
     description = (
-        "scripted four-phase pick-and-place: P-controller (gain 10, clipped) moves above the object, "
-        "descends, closes the gripper for 3 steps, carries the object to the goal; deterministic"
+        f"the authors' four-phase pick-and-place controller: approach {APPROACH_HEIGHT:g} above the object "
+        f"(gripper +{OPEN:g}), grasp and descend (gripper {CLOSE:g}), carry to the goal, hold; xyz = {GAIN:g} x "
+        f"offset; phase thresholds {APPROACH_TOL:g} / {GRASP_TOL:g} / {CARRY_TOL:g}; actions clipped to [-1, 1]; "
+        "deterministic"
     )
 
     def __init__(self, env: gym.Env, rng: np.random.Generator):
-        self._rng = rng
         self.phase = APPROACH
-        self._closed_for = 0
 
     def reset(self, obs: np.ndarray) -> None:
         self.phase = APPROACH
-        self._closed_for = 0
-
-    @staticmethod
-    def _move(delta: np.ndarray, gripper: float) -> np.ndarray:
-        action = np.append(np.clip(GAIN * delta, -1.0, 1.0), gripper)
-        return action.astype(np.float32)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float64)
-        grip, obj, goal = obs[0:3], obs[3:6], obs[13:16]
-        rel = obj - grip
-
-        if self.phase == CARRY and np.linalg.norm(rel) > GRASP_LOST:
-            self.phase, self._closed_for = APPROACH, 0
-        if self.phase == APPROACH and np.linalg.norm(rel[:2]) < XY_TOL:
-            self.phase = DESCEND
-        if self.phase == DESCEND:
-            if np.linalg.norm(rel[:2]) > 2 * XY_TOL:
-                self.phase = APPROACH
-            elif abs(rel[2]) < Z_TOL:
-                self.phase = GRASP
-        if self.phase == GRASP and self._closed_for >= CLOSE_STEPS:
+        obj, rel, goal = obs[3:6], obs[6:9], obs[13:16]
+        target = rel + np.array([0.0, 0.0, APPROACH_HEIGHT])
+        if self.phase == APPROACH and np.linalg.norm(target) < APPROACH_TOL:
+            self.phase = GRASP
+        if self.phase == GRASP and np.linalg.norm(rel) < GRASP_TOL:
             self.phase = CARRY
+        if self.phase == CARRY and np.linalg.norm(goal - obj) < CARRY_TOL:
+            self.phase = HOLD
 
         if self.phase == APPROACH:
-            target = obj + np.array([0.0, 0.0, HOVER])
-            if np.linalg.norm(rel[:2]) > 2 * XY_TOL:
-                # Do not descend before being above the object: the open fingers would hit it.
-                target[2] = max(target[2], grip[2])
-            return self._move(target - grip, OPEN)
-        if self.phase == DESCEND:
-            return self._move(rel, OPEN)
-        if self.phase == GRASP:
-            self._closed_for += 1
-            return self._move(np.zeros(3), CLOSE)
-        return self._move(goal - obj, CLOSE)
+            xyz, gripper = GAIN * target, OPEN
+        elif self.phase == GRASP:
+            xyz, gripper = GAIN * rel, CLOSE
+        elif self.phase == CARRY:
+            xyz, gripper = GAIN * (goal - obj), CLOSE
+        else:
+            xyz, gripper = np.zeros(3), CLOSE
+        return np.clip(np.append(xyz, gripper), -1.0, 1.0).astype(np.float32)

@@ -7,7 +7,9 @@ A file written by workflow/scripts/train_expert.py holds plain tensors and primi
 - ``actor``: the state_dict of ``methods.core.mlp(obs_dim, hidden, act_dim)`` (the policy's
   mean action);
 - ``obs_mean``, ``obs_var`` [obs_dim], ``obs_clip`` and ``obs_epsilon``: observation
-  normalisation ``clip((obs - mean) / sqrt(var + eps), -clip, clip)``.
+  normalisation ``clip((obs - mean) / sqrt(var + eps), -clip, clip)``;
+- ``log_std`` [act_dim] (optional): the Gaussian policy's state-independent log standard deviation,
+  needed to sample actions as the authors recorded their walker demonstrations.
 
 Loading never unpickles code (``torch.load(weights_only=True)``), and every shape is checked
 against the task, so a wrong or damaged file fails with a BenchError naming it.
@@ -46,9 +48,11 @@ def build_actor(obs_dim: int, hidden: list[int], act_dim: int, activation: str) 
 
 
 class RLExpert:
-    """Deterministic policy: normalise obs with the saved stats, actor mean, clip to the box."""
+    """Normalise obs with the saved stats, then either the actor's mean clipped to the box, or
+    (`rng` given) an action sampled from N(mean, exp(log_std)^2), unclipped: the env clips it."""
 
-    def __init__(self, path: str | os.PathLike, task_name: str, action_low=None, action_high=None):
+    def __init__(self, path: str | os.PathLike, task_name: str, action_low=None, action_high=None,
+                 rng: np.random.Generator | None = None):
         path = Path(path)
         task = get_task(task_name)
         blob = load_checkpoint(path)
@@ -85,6 +89,15 @@ class RLExpert:
             raise BenchError(f"{src}: weights or statistics contain NaN or inf")
         if (stats["obs_var"] < 0).any():
             raise BenchError(f"{src}: 'obs_var' has negative entries")
+        self._rng, self._std = rng, None
+        if rng is not None:
+            log_std = blob.get("log_std")
+            if not isinstance(log_std, torch.Tensor) or tuple(log_std.shape) != (task.act_dim,):
+                raise BenchError(f"{src}: sampled actions need field 'log_std' of shape ({task.act_dim},); "
+                                 f"this file has none (retrain it with workflow/scripts/train_expert.py)")
+            if not torch.isfinite(log_std).all():
+                raise BenchError(f"{src}: 'log_std' contains NaN or inf")
+            self._std = log_std.double().exp().numpy()
 
         self._mean = stats["obs_mean"]
         self._scale = np.sqrt(stats["obs_var"] + float(blob["obs_epsilon"]))
@@ -92,8 +105,10 @@ class RLExpert:
         self._low = np.full(task.act_dim, -1.0) if action_low is None else np.asarray(action_low, dtype=np.float64)
         self._high = np.full(task.act_dim, 1.0) if action_high is None else np.asarray(action_high, dtype=np.float64)
         self.path = path
-        self.description = (f"PPO expert for {task.name} ({path.name}; {len(hidden)}x{hidden[0]} "
-                            f"{activation} actor, deterministic mean action)")
+        how = ("actions sampled from its Gaussian (std " + " ".join(f"{v:.2f}" for v in self._std)
+               + "), unclipped") if rng is not None else "deterministic mean action"
+        self.description = (f"PPO expert for {task.name} ({path.name}; {len(hidden)}x{hidden[0]} {activation} "
+                            f"actor, {how})")
 
     def reset(self, obs: np.ndarray) -> None:
         pass
@@ -106,10 +121,13 @@ class RLExpert:
     def act(self, obs: np.ndarray) -> np.ndarray:
         z = torch.from_numpy(self.normalise(obs))
         action = self.actor(z).numpy().astype(np.float64)
+        if self._rng is not None:
+            return (action + self._std * self._rng.standard_normal(action.shape)).astype(np.float32)
         return np.clip(action, self._low, self._high).astype(np.float32)
 
 
-def load_rl_expert(task_name: str, env=None, path: str | os.PathLike | None = None) -> RLExpert:
+def load_rl_expert(task_name: str, env=None, path: str | os.PathLike | None = None,
+                   rng: np.random.Generator | None = None, sampled: bool = False) -> RLExpert:
     path = Path(path) if path is not None else expert_path(task_name)
     if not path.is_file():
         raise BenchError(f"{path}: no RL expert file for '{task_name}' (set {EXPERTS_DIR_ENV} to a "
@@ -117,7 +135,7 @@ def load_rl_expert(task_name: str, env=None, path: str | os.PathLike | None = No
     space = getattr(env, "action_space", None)
     low = getattr(space, "low", None)
     high = getattr(space, "high", None)
-    return RLExpert(path, task_name, low, high)
+    return RLExpert(path, task_name, low, high, rng=rng if sampled else None)
 
 
 __all__ = ["FORMAT", "RLExpert", "build_actor", "expert_path", "load_rl_expert"]

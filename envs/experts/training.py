@@ -1,8 +1,9 @@
 """Train an RL expert (walker, hand_rotate) from scratch with stable-baselines3 PPO.
 
-Every `eval.every_steps` env steps the current policy is exported (actor mean + observation
-statistics) and evaluated deterministically through the same loader the data pipeline uses
-(envs/experts/rl.py); the best export is kept, since PPO can degrade late in training. At the
+Every `eval.every_steps` env steps the current policy is exported (actor mean, log std and
+observation statistics) and evaluated as the task's demonstrations use it (deterministic mean
+actions, or sampled ones: the registry's `expert_actions`) through the same loader the data
+pipeline uses (envs/experts/rl.py); the best export is kept, since PPO can degrade late in training. At the
 end (env-step budget, `max_wall_minutes`, or SIGTERM/SIGINT) the kept export is measured on
 fresh seeds and described in a card. Writes into --out-dir:
 
@@ -81,7 +82,7 @@ class RewardShaping:
 @dataclass
 class Selection:
     every_steps: int = option(50_000, "env steps between exports evaluated to pick the best", gt=0)
-    episodes: int = option(10, "deterministic episodes per such evaluation", gt=0)
+    episodes: int = option(10, "episodes per such evaluation (actions as the demonstrations use them)", gt=0)
 
 
 @dataclass
@@ -166,12 +167,16 @@ def export_blob(model, vec_norm, task, cfg) -> dict:
         mean, var = torch.zeros(task.obs_dim, dtype=torch.float64), torch.ones(task.obs_dim, dtype=torch.float64)
         clip, eps = float("inf"), 0.0
     return {"format": FORMAT, "task": task.name, "hidden": hidden, "activation": cfg["policy"]["activation"],
-            "actor": state, "obs_mean": mean, "obs_var": var, "obs_clip": clip, "obs_epsilon": eps}
+            "actor": state, "obs_mean": mean, "obs_var": var, "obs_clip": clip, "obs_epsilon": eps,
+            "log_std": policy.log_std.detach().cpu().clone()}
 
 
-def evaluate(expert: RLExpert, task, episodes: int, seed_base: int) -> np.ndarray:
-    """Deterministic episodes on seeds seed_base.. (the suite's evaluation protocol); returns the
-    per-episode score (success or return)."""
+def evaluate(path: Path, task, episodes: int, seed_base: int, sampled: bool | None = None) -> np.ndarray:
+    """Episodes of the expert at `path` on seeds seed_base.. (the suite's evaluation protocol), its
+    actions as the task's demonstrations use them unless `sampled` says otherwise (sampled actions
+    draw from a generator seeded with seed_base); returns the per-episode score (success or return)."""
+    sampled = task.expert_actions == "sampled" if sampled is None else sampled
+    expert = RLExpert(path, task.name, rng=np.random.default_rng(seed_base) if sampled else None)
     rows = run_episodes(lambda obs: np.stack([expert.act(o) for o in obs]), task.name,
                         seeds.episode_seeds(seed_base, episodes), num_envs=1)
     return np.asarray([float(r["success"]) if task.metric == "success" else r["return"] for r in rows])
@@ -242,7 +247,7 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
 
     def checkpoint(steps: int) -> None:
         save_torch_atomic(export_blob(model, vec_norm, task, cfg), candidate)
-        scores = evaluate(RLExpert(candidate, task.name), task, eval_episodes, seeds.EXPERT_SELECT)
+        scores = evaluate(candidate, task, eval_episodes, seeds.EXPERT_SELECT)
         score = float(scores.mean())
         if score > best["score"]:
             best.update(score=score, env_steps=steps)
@@ -291,15 +296,19 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
           f"measuring the best export ({best['env_steps']} steps) over {final_episodes} episodes", flush=True)
 
     t1 = time.perf_counter()
-    scores = evaluate(RLExpert(weights, task.name), task, final_episodes, seeds.EXPERT_MEASURE)
+    scores = evaluate(weights, task, final_episodes, seeds.EXPERT_MEASURE)
+    mean_action_scores = (evaluate(weights, task, final_episodes, seeds.EXPERT_MEASURE, sampled=False)
+                          if task.expert_actions == "sampled" else scores)
     measure_minutes = (time.perf_counter() - t1) / 60
     score = float(scores.mean())
     target = cfg["target"]
     card = {
         "task": task.name, "algorithm": "PPO (stable-baselines3)", "metric": task.metric,
-        "metric_description": ("deterministic success rate" if task.metric == "success"
-                               else "mean deterministic undiscounted return"),
+        "metric_description": ("success rate" if task.metric == "success" else "mean undiscounted return")
+        + (", actions sampled as in the demonstrations" if task.expert_actions == "sampled" else
+           ", deterministic mean actions"),
         "score": round(score, 4), "score_std": round(float(scores.std()), 4),
+        "score_mean_actions": round(float(mean_action_scores.mean()), 4),
         "episodes_measured": final_episodes,
         "measure_seeds": f"{seeds.EXPERT_MEASURE}..{seeds.EXPERT_MEASURE + final_episodes - 1}",
         "target": target, "meets_target": None if target is None else bool(score >= float(target)),

@@ -313,6 +313,18 @@ def provenance():
     )
 
 
+def paper_lengths():
+    """method -> task -> the `paper` budget's training length ({epochs, batch_size} or {env_steps}),
+    for the report's "Updates / paper's" column."""
+    out = {}
+    for method in config["methods"]:
+        for task in config["tasks"]:
+            cfg = checked("config 'methods'", lambda: resolve("config", "paper", method, task))
+            fields = ("env_steps",) if hasattr(cfg, "env_steps") else ("epochs", "batch_size")
+            out.setdefault(method, {})[task] = {name: getattr(cfg, name) for name in fields}
+    return shlex.quote(json.dumps(out, sort_keys=True))
+
+
 def bench_threads(wildcards):
     """Every core Snakemake was given: the benchmark times one thread, and claims the machine so that
     no other job disturbs the timings. A function, so that it is asked only when the job is

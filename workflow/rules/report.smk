@@ -55,10 +55,11 @@ rule report:
         out_dir=lambda wc, output: Path(output[0]).parent,
         registry=REGISTRY_ARG,
         reference=config["report"]["reference_method"],
+        paper_lengths=paper_lengths(),
         code=code("make_report.py"),
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
         "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
         "--latency {input.latency} --with-experiments --registry {params.registry} "
         "--reference-method {params.reference} --title '{params.title}' --provenance '{params.provenance}' "
-        "> {log} 2>&1"
+        "--paper-lengths {params.paper_lengths} > {log} 2>&1"

@@ -12,6 +12,7 @@ Bad input ends with one line `error: ...` on stderr naming the file or field, an
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from analysis.labels import Registry, add_registry_argument
@@ -40,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--with-experiments", action="store_true",
                    help="README.md also links the experiment targets' outputs (the main report)")
     p.add_argument("--reference-method", default="dbc", help="report P(it > X) for each other method X")
+    p.add_argument("--paper-lengths", type=json.loads, default={},
+                   help="JSON: method -> task -> the paper budget's {epochs, batch_size} or {env_steps}")
     p.add_argument("--confidence", type=float, default=0.95, help="CI coverage (default 0.95)")
     p.add_argument("--unequal-seeds", choices=("error", "common"), default="error",
                    help="a method with different seed counts across tasks: fail (default) or "
@@ -51,7 +54,7 @@ def report(args: argparse.Namespace) -> None:
     settings = ReportSettings(reps=args.reps, seed=args.seed, confidence=args.confidence,
                               unequal_seeds=args.unequal_seeds, title=args.title, provenance=args.provenance,
                               with_experiments=args.with_experiments, registry=Registry.from_json(args.registry),
-                              reference_method=args.reference_method)
+                              reference_method=args.reference_method, paper_lengths=args.paper_lengths)
     build_report(args.runs, args.references, args.paper_results, args.out, settings,
                  latency_files=args.latency, budget=args.budget)
 
