@@ -60,7 +60,8 @@ def data_statistics(episodes: list[dict]) -> dict:
             "action_std": [float(v) for v in actions.std(0)],
             "action_at_or_beyond_1": float(np.mean(np.abs(actions) >= 1.0 - 1e-6)),
             "action_beyond_1": float(np.mean(np.abs(actions) > 1.0 + 1e-6)),
-            "return_mean": float(returns.mean()), "return_min": float(returns.min()), "return_max": float(returns.max())}
+            "return_mean": float(returns.mean()), "return_min": float(returns.min()),
+            "return_max": float(returns.max())}
 
 
 def random_policy_score(task, episodes: int) -> float:
