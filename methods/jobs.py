@@ -35,6 +35,7 @@ from dbc_bench.io import (
     write_text_atomic,
 )
 from envs.evaluation import EPISODE_COLUMNS, Evaluator, latency_per_call
+from envs.shipped import file_hashes
 from methods import registry
 from methods.core import Normalizer, agent_policy, load_demonstrations, seed_everything, select_device, set_threads
 from methods.train import fit, run_training
@@ -103,6 +104,7 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
     run_info = {
         "task": task_name, "method": run_name, "seed": seed, "budget": budget,
         "config": dataclasses.asdict(cfg), "inputs": inputs, "dataset": str(dataset), "code": code,
+        "dataset_sha256": file_hashes(Path(dataset)),
         "inputs_sha256": {name: sha256_file(path) for name, path in inputs.items()},
         "transitions": len(data), "demo_episodes": data.n_episodes, "eval_episodes": evaluation.episodes,
         "eval_env_kwargs": evaluation.env_kwargs, "eval_seed_first": episode_seeds[0],

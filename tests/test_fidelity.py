@@ -4,6 +4,7 @@ import pytest
 
 import envs
 from envs import maze as maze_env
+from envs import shipped
 from envs.demos import collect, rollout
 from envs.experts import fetch_pick as fetch_expert
 from envs.experts import make_expert
@@ -110,3 +111,14 @@ def test_walker_demonstrations_sample_unclipped_actions():
     expert.reset(obs)
     first = [expert.act(obs) for _ in range(2)]
     assert not np.array_equal(first[0], first[1])  # drawn, not the mean
+
+
+def test_shipped_demonstrations_are_within_tolerance_of_the_authors():
+    """The shipped datasets' statistics (their cards) against the authors' data files."""
+    stats = {task: shipped.read_card(task)["summary"]["statistics"] for task in envs.TASKS}
+    assert stats["maze"]["episodes"] == 100 and 150 <= stats["maze"]["length_mean"] <= 220  # authors: 185.2
+    assert 9_500 <= stats["fetch_pick"]["transitions"] <= 10_500 and stats["fetch_pick"]["action_beyond_1"] == 0
+    assert 9_500 <= stats["hand_rotate"]["transitions"] <= 10_500
+    walker = stats["walker"]
+    assert walker["episodes"] == 5 and walker["length_min"] == 1000  # 5 x 1000, as the authors'
+    assert walker["action_beyond_1"] > 0.30  # sampled and unclipped (authors: 45% beyond +-1)
