@@ -68,12 +68,17 @@ def test_tiny_training_writes_expert_card_and_curve(walker_run, monkeypatch):
     assert blob["format"] == FORMAT and blob["obs_mean"].shape == (17,)
     monkeypatch.setenv("DBC_EXPERTS_DIR", str(walker_run))
     env = get_task("walker").make()
-    expert = make_expert("walker", env, np.random.default_rng(0))
     obs, _ = env.reset(seed=0)
-    expert.reset(obs)
-    action = expert.act(obs)
-    assert action.dtype == np.float32 and action.shape == (6,) and env.action_space.contains(action)
-    np.testing.assert_array_equal(action, expert.act(obs))  # deterministic
+    # Walker's demonstrations sample the policy's actions: the same generator seed gives the same draws.
+    draws = []
+    for _ in range(2):
+        expert = make_expert("walker", env, np.random.default_rng(0))
+        expert.reset(obs)
+        draws.append(expert.act(obs))
+    assert draws[0].dtype == np.float32 and draws[0].shape == (6,)
+    np.testing.assert_array_equal(draws[0], draws[1])
+    mean = load_rl_expert("walker", env).act(obs)  # the mean action, clipped to the box
+    assert env.action_space.contains(mean) and not np.array_equal(mean, draws[0])
 
 
 def test_tiny_hand_training_uses_shaped_reward(tmp_path):
@@ -113,6 +118,22 @@ def test_loader_refuses_wrong_shapes(walker_run, tmp_path):
     torch.save({"format": "something else"}, path)
     with pytest.raises(BenchError, match="not a DBC-Bench RL expert file"):
         load_rl_expert("walker", path=path)
+
+
+def test_sampled_actions_need_the_policys_std(walker_run, tmp_path):
+    blob = torch.load(walker_run / "walker.pt", weights_only=True)
+    expert = RLExpert(walker_run / "walker.pt", "walker", rng=np.random.default_rng(0))
+    obs = np.zeros(17, dtype=np.float32)
+    mean = RLExpert(walker_run / "walker.pt", "walker").actor(torch.zeros(17)).detach().numpy()
+    draws = np.stack([expert.act(obs) for _ in range(2000)])
+    # Unclipped draws around the actor's mean (the observation normalises to 0 only approximately).
+    assert np.allclose(draws.std(0), blob["log_std"].exp().numpy(), rtol=0.1)
+    assert draws.shape == (2000, 6) and np.isfinite(mean).all()
+    path = tmp_path / "walker.pt"
+    torch.save({k: v for k, v in blob.items() if k != "log_std"}, path)
+    with pytest.raises(BenchError, match=r"walker.pt: sampled actions need field 'log_std' of shape \(6,\)"):
+        RLExpert(path, "walker", rng=np.random.default_rng(0))
+    RLExpert(path, "walker")  # mean actions do not need it
 
 
 class _Payload:
