@@ -199,7 +199,7 @@ def test_schedule_segments_checkpoints_and_fingerprint(tmp_path, monkeypatch):
 def test_resolve_merges_budget_overrides_and_rejects_bad_fields(tmp_path):
     cfg = resolve(CONFIG, "default", "bc", "maze")
     assert cfg.hidden == [256, 256, 256] and cfg.lr == 5e-5       # the authors' settings
-    assert cfg.epochs == 500                                         # the default budget's
+    assert cfg.epochs == 300                                         # the default budget's
     assert resolve(CONFIG, "paper", "bc", "maze").epochs == 2000
     (tmp_path / "methods" / "bc").mkdir(parents=True)
     (tmp_path / "budgets").mkdir()
@@ -222,7 +222,7 @@ def test_variants_and_run_overrides_resolve():
     assert l2.weight_decay > 0 and l2.epochs == resolve(CONFIG, "default", "bc", "fetch_pick").epochs
     assert l2.lr == 1e-4  # the base method's budget override applies to its variant
     swept = resolve(CONFIG, "default", "dbc@lambda_dm=0.05", "maze")
-    assert swept.lambda_dm == 0.05 and swept.epochs == 500
+    assert swept.lambda_dm == 0.05 and swept.epochs == 300
     assert resolve(CONFIG, "default", "dbc_nonorm", "maze").normalize_dm_loss is False
     with pytest.raises(BenchError, match="unknown field"):
         resolve(CONFIG, "default", "dbc@lamda=1", "maze")
