@@ -4,6 +4,8 @@
 rule pretrain_dm:
     input:
         summary="{results}/data/{task}.json",
+        # The dataset itself (not committed): a fresh clone has the summaries but must unpack or collect it.
+        dataset="{results}/datasets/dbc/{task}/expert-v0",
     output:
         model="{results}/diffusion_model/{task}/model.pt",
         curve="{results}/diffusion_model/{task}/loss_curve.csv",
@@ -19,7 +21,6 @@ rule pretrain_dm:
         runtime=600,
         mem_mb=4000,
     params:
-        dataset=lambda wc: dataset_dir(wc.task, wc.results),
         out_dir=lambda wc: f"{wc.results}/diffusion_model/{wc.task}",
         budget=BUDGET,
         hyperparameters=diffusion_model_hyperparameters,
@@ -27,5 +28,5 @@ rule pretrain_dm:
         code=code("pretrain_dm.py"),
     shell:
         "python workflow/scripts/pretrain_dm.py --task {wildcards.task} --hyperparameters {params.hyperparameters} "
-        "--budget {params.budget} --dataset {params.dataset} --out-dir {params.out_dir} --threads {threads} "
+        "--budget {params.budget} --dataset {input.dataset} --out-dir {params.out_dir} --threads {threads} "
         "--device {params.device} --code {params.code} > {log} 2>&1"

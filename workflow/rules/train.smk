@@ -5,6 +5,8 @@ rule train:
     input:
         unpack(method_inputs),
         summary="{results}/data/{task}.json",
+        # The dataset itself (not committed): a fresh clone has the summaries but must unpack or collect it.
+        dataset="{results}/datasets/dbc/{task}/expert-v0",
     output:
         final="{results}/runs/{task}/{method}/seed{seed}/eval_final.csv",
         curve="{results}/runs/{task}/{method}/seed{seed}/eval_curve.csv",
@@ -23,7 +25,6 @@ rule train:
         runtime=240,
         mem_mb=4000,
     params:
-        dataset=lambda wc: dataset_dir(wc.task, wc.results),
         run_dir=lambda wc: run_dir(wc.task, wc.method, wc.seed, wc.results),
         env_kwargs=eval_env_kwargs,
         hyperparameters=method_hyperparameters,
@@ -35,7 +36,7 @@ rule train:
     shell:
         "python workflow/scripts/train_policy.py --task {wildcards.task} --method '{wildcards.method}' "
         "--seed {wildcards.seed} --hyperparameters {params.hyperparameters} {params.inputs} "
-        "--budget {params.budget} --dataset {params.dataset} --run-dir '{params.run_dir}' "
+        "--budget {params.budget} --dataset {input.dataset} --run-dir '{params.run_dir}' "
         "--threads {threads} --device {params.device} "
         "--eval-episodes {params.evaluation[episodes]} --eval-envs {params.evaluation[num_envs]} "
         "--eval-points {params.evaluation[points]} --eval-env-kwargs {params.env_kwargs} --code {params.code} > '{log}' 2>&1"
