@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -65,6 +66,17 @@ def write_csv_atomic(path: str | os.PathLike, rows, columns: list[str] | None = 
     """Dict rows (see to_csv) or a pandas DataFrame (written without its index)."""
     text = rows.to_csv(index=False) if hasattr(rows, "to_csv") else to_csv(rows, columns)
     return write_text_atomic(path, text)
+
+
+def copy_atomic(source: str | os.PathLike, path: str | os.PathLike, read: Callable = open,
+                write: Callable = open) -> Path:
+    """Copy `source` to `path`, atomically, each side opened by its opener (e.g. lzma.open to
+    decompress the source or to compress the copy)."""
+    def copy(tmp: Path) -> None:
+        with read(source, "rb") as src, write(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+
+    return _atomic(path, copy)
 
 
 def save_torch_atomic(obj, path: str | os.PathLike) -> Path:

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from dbc_bench.errors import BenchError
-from dbc_bench.io import read_json, require_keys, sha256_file, write_json_atomic
+from dbc_bench.io import copy_atomic, read_json, require_keys, sha256_file, write_json_atomic
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "demonstrations"
 CARD_FORMAT = "dbc-bench-dataset-card-v1"
@@ -82,11 +82,7 @@ def install(task: str, out_dir: Path) -> dict:
             if sha256_file(source) != expected["shipped_sha256"]:
                 raise BenchError(f"{source}: sha256 differs from its card {card_path(task)}; restore it "
                                  f"(git checkout -- {source.parent}) or collect anew with demos=regenerate")
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            opener = lzma.open if shipped.endswith(".xz") else open
-            with opener(source, "rb") as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            target = copy_atomic(source, staging / relative, read=lzma.open if shipped.endswith(".xz") else open)
             if sha256_file(target) != expected["sha256"]:
                 raise BenchError(f"{source}: unpacks to bytes whose sha256 differs from its card {card_path(task)}")
         if out_dir.exists():
@@ -120,24 +116,18 @@ def describe(comparison: dict) -> str:
     return f"bytes differ from the shipped card {comparison['card']}: {', '.join(differing)}"
 
 
+def _xz(path, mode: str):
+    # No timestamp or file name in an xz stream: the same bytes give the same file.
+    return lzma.open(path, mode, preset=9 | lzma.PRESET_EXTREME)
+
+
 def ship(task: str, dataset_dir: Path, summary: dict, wanted: dict, made_by: dict) -> Path:
     """Write the dataset in `dataset_dir` into the shipped folder with its card."""
     folder = SHIPPED_DIR / task
-    folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for relative, shipped in DATASET_FILES.items():
         source, target = dataset_dir / relative, folder / shipped
-        tmp = target.with_name(f".{target.name}.tmp")
-        try:
-            if shipped.endswith(".xz"):
-                # No timestamp or file name in an xz stream: the same bytes give the same file.
-                with open(source, "rb") as src, lzma.open(tmp, "wb", preset=9 | lzma.PRESET_EXTREME) as dst:
-                    shutil.copyfileobj(src, dst)
-            else:
-                shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        copy_atomic(source, target, write=_xz if shipped.endswith(".xz") else open)
         files[relative] = {"sha256": sha256_file(source), "bytes": source.stat().st_size,
                            "shipped_as": shipped, "shipped_sha256": sha256_file(target)}
     card = {"format": CARD_FORMAT, "recipe": wanted, "files": files, "made_by": made_by,
