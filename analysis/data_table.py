@@ -47,12 +47,12 @@ def _row(task: str, label: str, stats: dict, expert: str) -> dict:
             "|a| > 1 (%)": _percent(stats.get("action_beyond_1")), "expert score": expert}
 
 
-def _suite_expert(summary: dict) -> str:
+def _suite_expert(summary: dict, detail: bool = True) -> str:
     if summary.get("metric") == "success":
         rate = summary.get("expert_raw_success_rate")
-        return "-" if rate is None else f"success {100.0 * rate:.1f}% (every episode it tried)"
+        return "-" if rate is None else f"success {100.0 * rate:.1f}%" + (" (every episode it tried)" if detail else "")
     stats = summary.get("statistics") or {}
-    if "return_min" in stats:
+    if detail and "return_min" in stats:
         return (f"return {summary.get('expert_mean_return', math.nan):.0f} "
                 f"({stats['return_min']:.0f}-{stats['return_max']:.0f})")
     return f"return {summary.get('expert_mean_return', math.nan):.0f}"
@@ -64,24 +64,28 @@ def _authors_expert(stats: dict) -> str:
     return "-"
 
 
-def expert_note(reference_files: Iterable[str | os.PathLike], registry: Registry = Registry()) -> str:
-    """One line for the main table: each task's expert score on its own demonstrations, the ceiling
-    that imitation can reach."""
-    summaries = {str(s["task"]): s for s in map(read_json, reference_files) if "task" in s}
-    parts = [f"{registry.task_label(t)} {_suite_expert(summaries[t]).split(' (')[0]}"
-             for t in registry.order_tasks(list(summaries))]
-    return "Experts (the ceiling; over every episode they attempted): " + "; ".join(parts) + "."
-
-
-def data_table(reference_files: Iterable[str | os.PathLike], paper_results: str | os.PathLike,
-               registry: Registry = Registry()) -> tuple[pd.DataFrame, list[str]]:
-    """The table (strings) and its notes: the experts as each side describes them."""
+def load_summaries(reference_files: Iterable[str | os.PathLike]) -> dict[str, dict]:
+    """Task -> its dataset summary (results/<budget>/data/<task>.json)."""
     summaries = {}
     for path in reference_files:
         summary = read_json(path)
         if "task" not in summary:
             raise BenchError(f"{path}: missing field 'task'")
         summaries[str(summary["task"])] = summary
+    return summaries
+
+
+def expert_note(summaries: dict[str, dict], registry: Registry = Registry()) -> str:
+    """One line for the main table: each task's expert score on its own demonstrations, the ceiling
+    that imitation can reach."""
+    parts = [f"{registry.task_label(t)} {_suite_expert(summaries[t], detail=False)}"
+             for t in registry.order_tasks(list(summaries))]
+    return "Experts (the ceiling; over every episode they attempted): " + "; ".join(parts) + "."
+
+
+def data_table(summaries: dict[str, dict], paper_results: str | os.PathLike,
+               registry: Registry = Registry()) -> tuple[pd.DataFrame, list[str]]:
+    """The table (strings) and its notes: the experts as each side describes them."""
     authors = read_yaml(paper_results).get("demonstrations") or {}
     if not isinstance(authors, dict):
         raise BenchError(f"{paper_results}: 'demonstrations' must map tasks to statistics")

@@ -15,7 +15,7 @@ from typing import Iterable
 import pandas as pd
 
 from analysis import costs, figures, statistics, tables
-from analysis.data_table import data_table, expert_note
+from analysis.data_table import data_table, expert_note, load_summaries
 from analysis.labels import Registry
 from analysis.loading import SCORE_KINDS, load_curves, load_paper_results, load_references, load_runs
 from dbc_bench.errors import BenchError
@@ -206,9 +206,9 @@ def cost_documents(runs: pd.DataFrame, latency_files: Iterable[str | os.PathLike
             "cost_table.tex": document_tex(heading, [(caption, shown, notes, "tab:cost", 2)])}
 
 
-def data_documents(reference_files, paper_results, s: ReportSettings) -> dict[str, str]:
+def data_documents(summaries: dict[str, dict], paper_results, s: ReportSettings) -> dict[str, str]:
     """data_table.*: the suite's demonstrations beside the authors' (analysis.data_table)."""
-    table, notes = data_table(reference_files, paper_results, s.registry)
+    table, notes = data_table(summaries, paper_results, s.registry)
     caption = "Demonstrations: the suite's (this budget's datasets) beside the authors' published data"
     notes = notes + ["Authors' numbers: measured from their published data files (config/paper_results.yaml, "
                      "demonstrations); '-' where unknown."]
@@ -245,12 +245,13 @@ def build_report(run_dirs: Iterable[str | os.PathLike], reference_files: Iterabl
         raise BenchError(f"confidence must lie in (0, 1), got {s.confidence}")
     reference_files = list(reference_files)
     refs = load_references(reference_files)
+    summaries = load_summaries(reference_files)
     paper = load_paper_results(paper_results)
     runs = load_runs(run_dirs, refs, s.registry, budget=budget)
     scores = compute_scores(runs, paper, s)
-    docs = {**score_documents(scores, s, expert_note(reference_files, s.registry)),
+    docs = {**score_documents(scores, s, expert_note(summaries, s.registry)),
             **cost_documents(runs, latency_files, s),
-            **data_documents(reference_files, paper_results, s), "README.md": index_page(s)}
+            **data_documents(summaries, paper_results, s), "README.md": index_page(s)}
 
     out = Path(out)
     written = [write_csv_atomic(out / "scores.csv", runs),
