@@ -55,7 +55,7 @@ rule report:
         out_dir=lambda wc, output: Path(output[0]).parent,
         registry=REGISTRY_ARG,
         reference=config["report"]["reference_method"],
-        paper_lengths=paper_lengths(),
+        paper_lengths=lambda wc: paper_lengths(),
         code=code("make_report.py"),
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
