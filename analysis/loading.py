@@ -8,9 +8,13 @@ eval_curve.csv) and one reference JSON per task. Score columns of the per-run ta
                           per-update mean in eval_curve.csv. It is selected on the evaluation
                           episodes themselves, so it is optimistic; it never feeds the headline
                           (final) table or aggregates.csv.
+and what a report checks runs of one table against each other with: `dataset` (a digest of the
+dataset files' sha256) and `versions` (the package versions), both from run.json.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from pathlib import Path
@@ -29,7 +33,7 @@ RUN_COLUMNS = [
     "task", "method", "seed", "budget", "metric",
     "final_raw", "final_norm", "final_episodes",
     "best_raw", "best_norm", "best_update", "last_update", "transitions",
-    "run_dir",
+    "dataset", "versions", "run_dir",
 ]
 # Written last by a run's evaluation: a run directory without it is unfinished.
 COMPLETENESS_MARKER = "eval_final.csv"
@@ -213,8 +217,21 @@ def load_run(run_dir: str | os.PathLike, references: Mapping[str, dict]) -> dict
         "final_raw": final_raw, "final_norm": norm(final_raw), "final_episodes": int(final.size),
         "best_raw": best_raw, "best_norm": norm(best_raw),
         "best_update": _whole(per_update.idxmax()), "last_update": _whole(per_update.index[-1]),
-        "transitions": meta.get("transitions"), "run_dir": str(run_dir),
+        "transitions": meta.get("transitions"), "dataset": dataset_digest(meta.get("dataset_sha256")),
+        "versions": versions_text((meta.get("provenance") or {}).get("versions")), "run_dir": str(run_dir),
     }
+
+
+def dataset_digest(file_hashes: dict | None) -> str:
+    """12 hex digits identifying the dataset a run trained on (its files' sha256); '' if not recorded."""
+    if not file_hashes:
+        return ""
+    return hashlib.sha256(json.dumps(file_hashes, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def versions_text(versions: dict | None) -> str:
+    """'numpy=2.3.1 torch=2.13.0 ...': the package versions a run recorded; '' if not recorded."""
+    return " ".join(f"{name}={value}" for name, value in sorted((versions or {}).items()))
 
 
 def load_runs(run_dirs: Iterable[str | os.PathLike], references: Mapping[str, dict],

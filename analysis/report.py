@@ -19,7 +19,7 @@ from analysis.data_table import data_table, expert_note, load_summaries
 from analysis.labels import Registry
 from analysis.loading import SCORE_KINDS, load_curves, load_paper_results, load_references, load_runs
 from dbc_bench.errors import BenchError
-from dbc_bench.io import write_csv_atomic, write_text_atomic
+from dbc_bench.io import read_json, write_csv_atomic, write_text_atomic
 
 # What each output shows, for the index page README.md.
 INDEX = (
@@ -95,6 +95,7 @@ class ReportSettings:
     unequal_seeds: str = "error"  # see analysis.statistics: "error" or "common"
     title: str = ""  # shown in captions and figure titles, e.g. "budget: default"
     provenance: str = ""  # the command and config that produced the runs, for README.md
+    videos: tuple[str, ...] = ()  # runs' video folders (episodes.json + MP4s), linked from README.md
     with_experiments: bool = False  # README.md also links the experiment targets' outputs
     registry: Registry = field(default_factory=Registry)
     reference_method: str = "dbc"  # P(reference > X) is reported against each other method X
@@ -150,6 +151,28 @@ def document_tex(heading: str, sections: list[tuple[str, pd.DataFrame, list[str]
     return "\n".join(parts)
 
 
+def mixing_notes(runs: pd.DataFrame) -> list[str]:
+    """Warnings for runs of one table that must not be compared silently: a task's runs trained on
+    different datasets, or runs made with different package versions (run.json records both)."""
+    notes = []
+    for task, group in runs.groupby("task", sort=False):
+        recorded = group[group["dataset"] != ""]
+        if recorded["dataset"].nunique() > 1:
+            parts = [f"{digest} ({', '.join(f'{r.method}/seed{r.seed}' for r in rows.itertuples())})"
+                     for digest, rows in recorded.groupby("dataset")]
+            notes.append(f"WARNING: the runs of {task} trained on different datasets: {'; '.join(parts)}.")
+    recorded = runs[runs["versions"] != ""]
+    if recorded["versions"].nunique() > 1:
+        by_package: dict[str, set[str]] = {}
+        for text in recorded["versions"].unique():
+            for pair in text.split():
+                name, _, version = pair.partition("=")
+                by_package.setdefault(name, set()).add(version)
+        differ = ", ".join(f"{name} {' / '.join(sorted(v))}" for name, v in sorted(by_package.items()) if len(v) > 1)
+        notes.append(f"WARNING: the runs mix package versions ({differ}); see each run's run.json.")
+    return notes
+
+
 def score_documents(scores: Scores, s: ReportSettings, experts: str = "") -> dict[str, str]:
     """main_table.* (final policy, the headline) and best_table.* (best during training); `experts`:
     a note on the experts' own scores."""
@@ -172,7 +195,7 @@ def score_documents(scores: Scores, s: ReportSettings, experts: str = "") -> dic
             extra = [BEST_NOTE]
         task_fmt = tables.format_task_table(scores.tables[kind], s.confidence, registry=s.registry)
         agg_fmt = tables.format_aggregate_table(scores.aggregates[kind], s.confidence, registry=s.registry)
-        task_notes = extra + [PAPER_NOTE, settings] + ([experts] if experts else [])
+        task_notes = mixing_notes(scores.runs) + extra + [PAPER_NOTE, settings] + ([experts] if experts else [])
         agg_notes = [NORMALISATION_NOTE] + scores.notes[kind]
         sections = [(task_caption, tables.markdown_table(task_fmt), task_notes),
                     (agg_caption, tables.markdown_table(agg_fmt), agg_notes)]
@@ -216,9 +239,22 @@ def data_documents(summaries: dict[str, dict], paper_results, s: ReportSettings)
             "data_table.tex": document_tex("DBC-Bench: demonstrations", [(caption, table, notes, "tab:data", 2)])}
 
 
-def index_page(s: ReportSettings) -> str:
-    """README.md: what each output shows, with the figures inline."""
+def video_links(folders: Iterable[str | os.PathLike], out: str | os.PathLike) -> list[str]:
+    """One line per run: its videos, linked relative to the report folder `out`."""
+    lines = []
+    for folder in map(Path, folders):
+        record = read_json(folder / "episodes.json")
+        links = ", ".join(
+            f"[seed {e['eval_seed']}]({Path(os.path.relpath(folder / e['video'], out)).as_posix()}) "
+            f"({'success' if e['success'] else 'failure'}, return {e['return']:.1f})" for e in record["episodes"])
+        lines.append(f"- {record['task']} / {record['method']} / seed {record['seed']}: {links}")
+    return ["\n".join(lines) + "\n"] if lines else []
+
+
+def index_page(s: ReportSettings, warnings: Iterable[str] = (), out: str | os.PathLike = ".") -> str:
+    """README.md: what each output shows, with the figures inline; `warnings` (mixing_notes) first."""
     index = [f"# DBC-Bench results{f' ({s.title})' if s.title else ''}\n",
+             "".join(f"**{w}**\n\n" for w in warnings),
              f"Produced by `{s.provenance}`.\n" if s.provenance else "",
              "Every number here is computed by the pipeline from the runs' per-episode files "
              "(results/<budget>/runs/); the paper's numbers come from config/paper_results.yaml.\n"]
@@ -228,6 +264,9 @@ def index_page(s: ReportSettings) -> str:
             index.append(f"![{name}]({name})\n")
         elif name.endswith(".md"):
             index.append(f"See [{name}]({name}) (LaTeX: {name[:-3]}.tex).\n")
+    if s.videos:
+        index.append("## Videos\n\nEach run's final policy in its first evaluation episodes (seed, success, return).\n")
+        index += video_links(s.videos, out)
     if s.with_experiments:
         index.append("## The paper's experiments (named targets; present once each has run)\n")
         index += [f"- `snakemake --cores 8 {target}`: {what} See [{link}]({link}).\n"
@@ -251,7 +290,7 @@ def build_report(run_dirs: Iterable[str | os.PathLike], reference_files: Iterabl
     scores = compute_scores(runs, paper, s)
     docs = {**score_documents(scores, s, expert_note(summaries, s.registry)),
             **cost_documents(runs, latency_files, s),
-            **data_documents(summaries, paper_results, s), "README.md": index_page(s)}
+            **data_documents(summaries, paper_results, s), "README.md": index_page(s, mixing_notes(runs), out)}
 
     out = Path(out)
     written = [write_csv_atomic(out / "scores.csv", runs),

@@ -45,6 +45,8 @@ def _parsed(path: Path) -> tuple[str, tuple[Path, ...]]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
+            if node.level and not path.is_relative_to(ROOT):
+                continue  # a relative import inside an external method's module: not project code
             if node.level:  # relative: resolved against this file's package
                 package = path.relative_to(ROOT).parent.parts
                 package = package[: len(package) - (node.level - 1)]
@@ -80,5 +82,8 @@ def fingerprint(*entries: str | Path) -> str:
     """16 hex digits of sha256 over the closure's paths and syntax trees."""
     digest = hashlib.sha256()
     for path in closure(entries):
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + _parsed(path)[0].encode() + b"\0")
+        # A file outside the project (an external method's module) is named by its file name alone, so
+        # moving its folder reruns nothing.
+        name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+        digest.update(str(name).encode() + b"\0" + _parsed(path)[0].encode() + b"\0")
     return digest.hexdigest()[:16]

@@ -12,10 +12,15 @@ entry points, so ``env.spec`` rebuilds them, e.g. via Minari's
 All observations are flat float32 Boxes. Success tasks put ``info['success']``
 in the reset info and every step's info and terminate on success; truncation
 comes from the registered ``max_episode_steps`` (gymnasium's TimeLimit).
+
+Tasks defined in config without code (``task_definitions``, envs/configured.py) join the registry
+when their definitions are in DBC_TASK_DEFINITIONS (JSON), which the Snakefile sets for every job.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -35,7 +40,9 @@ class Task:
     max_episode_steps: int
     obs_dim: int
     act_dim: int
-    expert: str = "rl"      # "module:Class" of a scripted expert, or "rl": a trained policy (envs/experts/rl.py)
+    # "module:Class" of a scripted expert, "rl": a trained policy (envs/experts/rl.py), or "none": a task
+    # defined in config, whose demonstrations are imported (envs/importing.py)
+    expert: str = "rl"
     # An RL expert's demonstration actions: "mean" (the policy's mean, clipped to the action box) or
     # "sampled" (drawn from its Gaussian and stored unclipped; the env clips when stepping).
     expert_actions: str = "mean"
@@ -43,6 +50,10 @@ class Task:
     # records past success until its expert comes to rest at the goal, as the authors' data does).
     demo_kwargs: dict = field(default_factory=dict)
     kwargs: dict = field(default_factory=dict)  # the env's registered defaults
+    # A task defined in config: the built-in task whose per-task hyperparameter files its methods and
+    # diffusion model read (None: their defaults).
+    config_like: str | None = None
+    defined_in_config: bool = False
 
     @property
     def module(self) -> str:
@@ -75,6 +86,36 @@ TASKS: dict[str, Task] = {task.name: task for task in (
 )}
 
 
+DEFINITIONS_VARIABLE = "DBC_TASK_DEFINITIONS"
+
+
+def define_tasks(definitions: dict) -> None:
+    """Register tasks defined in config (envs/configured.py), here and, through DBC_TASK_DEFINITIONS, in
+    every job this process starts."""
+    from envs.configured import ConfiguredEnv, check_definition
+
+    checked = {name: check_definition(name, spec) for name, spec in definitions.items()}
+    built_in = [name for name, task in TASKS.items() if not task.defined_in_config]
+    for name, spec in checked.items():
+        if name in built_in:
+            raise BenchError(f"config 'task_definitions.{name}': '{name}' is a built-in task")
+        if spec["config_like"] is not None and spec["config_like"] not in built_in:
+            raise BenchError(f"config 'task_definitions.{name}': config_like '{spec['config_like']}' is not a "
+                             f"built-in task; choose from {', '.join(built_in)}")
+        env_kwargs = {"env_id": spec["env_id"], "metric": spec["metric"], "success_key": spec["success_key"],
+                      "obs_keys": spec["obs_keys"], "env_kwargs": spec["env_kwargs"]}
+        probe = ConfiguredEnv(**env_kwargs)
+        obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+        probe.close()
+        env_id = f"DBC/{''.join(part.capitalize() for part in name.split('_'))}-v0"
+        TASKS[name] = Task(name, spec["label"], env_id, "envs.configured:ConfiguredEnv", spec["metric"],
+                           spec["max_episode_steps"], obs_dim, act_dim, expert="none", config_like=spec["config_like"],
+                           defined_in_config=True)
+        gym.register(id=env_id, entry_point=TASKS[name].entry_point, max_episode_steps=spec["max_episode_steps"],
+                     kwargs=env_kwargs)
+    os.environ[DEFINITIONS_VARIABLE] = json.dumps(definitions, sort_keys=True)
+
+
 def get_task(name: str) -> Task:
     try:
         return TASKS[name]
@@ -90,5 +131,7 @@ def _register() -> None:
 
 
 _register()
+if os.environ.get(DEFINITIONS_VARIABLE):
+    define_tasks(json.loads(os.environ[DEFINITIONS_VARIABLE]))
 
-__all__ = ["Task", "TASKS", "get_task"]
+__all__ = ["Task", "TASKS", "define_tasks", "get_task"]

@@ -76,9 +76,6 @@ def random_policy_score(task, episodes: int) -> float:
 def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | None,
             transitions: int | None, expert_seed: int, eval_env_kwargs: dict | None = None,
             max_attempts_factor: float = 3.0, random_episodes: int = 20) -> dict:
-    import minari
-    from minari.data_collector import EpisodeBuffer
-
     task = envs.get_task(task_name)
     if (episodes is None) == (transitions is None):
         raise BenchError(f"data budget for '{task_name}': give exactly one of 'episodes' or 'transitions'")
@@ -115,31 +112,12 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
           f"kept {len(kept)} episodes, {n_transitions} transitions ({collect_seconds:.1f} s); "
           f"random-policy return {random_score:.2f}", flush=True)
 
-    buffers = [EpisodeBuffer(id=i, seed=ep["seed"], observations=ep["observations"], actions=ep["actions"],
-                             rewards=ep["rewards"], terminations=ep["terminations"],
-                             truncations=ep["truncations"], infos={"success": ep["success"]})
-               for i, ep in enumerate(kept)]
-    dataset_id = f"dbc/{task_name}/expert-v0"
-    # Minari mangles relative roots: give it an absolute one.
-    staging = (out_dir.parent / f".staging-{out_dir.name}-{os.getpid()}").resolve()
-    shutil.rmtree(staging, ignore_errors=True)
-    os.environ["MINARI_DATASETS_PATH"] = str(staging)
     description = (f"{task_name} demonstrations from: {expert.description}. Expert {quality} over "
                    f"{attempted} episodes; "
                    + ("successful episodes only." if task.metric == "success" else "all episodes."))
-    minari.create_dataset_from_buffers(
-        dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
-        algorithm_name=expert.description, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
-        code_permalink="envs/demos.py",
-        ref_min_score=random_score, ref_max_score=expert_score if task.metric == "return" else 1.0,
-        description=description, data_format="hdf5",
-        requirements=[f"mujoco=={_version('mujoco')}", f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
+    dataset_id = write_dataset(task, kept, out_dir, env, expert.description, description, random_score,
+                               expert_score if task.metric == "return" else 1.0, eval_env_kwargs)
     env.close()
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staging / dataset_id, out_dir)
-    shutil.rmtree(staging, ignore_errors=True)
 
     summary = {
         "statistics": data_statistics(kept),
@@ -153,6 +131,38 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
     }
     write_json_atomic(summary_path, summary)
     return summary
+
+
+def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str, description: str,
+                  ref_min_score: float, ref_max_score: float, eval_env_kwargs: dict | None) -> str:
+    """Write `episodes` (rollout()'s layout) as the task's local Minari dataset in `out_dir`: built in a
+    staging folder beside it and renamed into place, so a killed job never leaves a dataset that
+    looks finished. Returns the dataset id."""
+    import minari
+    from minari.data_collector import EpisodeBuffer
+
+    buffers = [EpisodeBuffer(id=i, seed=ep["seed"], observations=ep["observations"], actions=ep["actions"],
+                             rewards=ep["rewards"], terminations=ep["terminations"],
+                             truncations=ep["truncations"],
+                             infos={"success": ep["success"]} if "success" in ep else None)
+               for i, ep in enumerate(episodes)]
+    dataset_id = f"dbc/{task.name}/expert-v0"
+    # Minari mangles relative roots: give it an absolute one.
+    staging = (out_dir.parent / f".staging-{out_dir.name}-{os.getpid()}").resolve()
+    shutil.rmtree(staging, ignore_errors=True)
+    os.environ["MINARI_DATASETS_PATH"] = str(staging)
+    minari.create_dataset_from_buffers(
+        dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
+        algorithm_name=algorithm, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
+        code_permalink="envs/demos.py", ref_min_score=ref_min_score, ref_max_score=ref_max_score,
+        description=description, data_format="hdf5",
+        requirements=[f"mujoco=={_version('mujoco')}", f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging / dataset_id, out_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    return dataset_id
 
 
 def expert_file(task_name: str) -> Path | None:
@@ -185,7 +195,7 @@ def produce(task_name: str, out_dir: Path, summary_path: Path, data: dict, exper
         return summary
     summary = collect(task_name, out_dir, summary_path, data.get("episodes"), data.get("transitions"), expert_seed,
                       eval_env_kwargs=eval_env_kwargs, random_episodes=random_episodes)
-    summary.update(source="collected", files=shipped.file_hashes(out_dir))
+    summary.update(source="collected", files=shipped.file_hashes(out_dir), provenance=provenance.record())
     if demos == "ship":
         made_by = {"command": shipped.SHIP_COMMAND, **provenance.record(), "kernels": kernels.settings()}
         path = shipped.ship(task_name, out_dir, summary, wanted, made_by)

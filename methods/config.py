@@ -2,7 +2,8 @@
 
 For a run of method M (with `config_base` chain, e.g. dbc -> bc) on task T under budget B:
 1. config/methods/<base>/<T>.yaml, then config/methods/<M>/<T>.yaml (the authors' settings: a
-   method's file holds only what it adds to its base's);
+   method's file holds only what it adds to its base's); a method from outside the repository
+   reads its own config_dir's <T>.yaml where it has one (MethodSpec.config_file);
 2. the budget's overrides for each method of the chain, `all:` then `<T>:`
    (config/budgets/<B>.yaml, `methods: {<method>: {all: ..., <T>: ...}}`);
 3. a variant's fixed fields, then the budget's overrides for the variant;
@@ -53,6 +54,15 @@ def _tasks() -> list[str]:
     return list(envs.TASKS)
 
 
+def _files_task(task: str) -> str | None:
+    """The task whose per-task files hold `task`'s hyperparameters: itself, or for a task defined in
+    config its `config_like` task (None: the configs' defaults)."""
+    import envs
+
+    entry = envs.get_task(task)
+    return entry.config_like if entry.defined_in_config else task
+
+
 def check_budget_methods(budget_file: Path) -> dict:
     """The budget's `methods:` section, its method names checked against the registry."""
     section = read_yaml(budget_file).get("methods") or {}
@@ -73,16 +83,19 @@ def resolve(config_dir: str | Path, budget: str, run_name: str, task: str):
     where = f"{budget_file}: methods."
     values: dict = {}
     chain = _chain(run.method)
-    for method in chain:
-        values.update(read_yaml(config_dir / "methods" / method.name / f"{task}.yaml"))
+    files_task = _files_task(task)
+    files = [method.config_file(config_dir, files_task) if files_task else None for method in chain]
+    for path in files:
+        if path is not None:
+            values.update(read_yaml(path))
     for method in chain:
         values.update(_overrides(section, method.name, task, tasks, where))
     if run.variant:
         values.update(run.variant.overrides)
         values.update(_overrides(section, run.variant.name, task, tasks, where))
     values.update(run.overrides)
-    files = " + ".join(f"config/methods/{m.name}/{task}.yaml" for m in chain)
-    return from_values(run.method.config, values, f"{files} (+ {budget_file}) for method '{run_name}'")
+    named = " + ".join(str(path) for path in files if path is not None) or f"{run.method.module}'s defaults"
+    return from_values(run.method.config, values, f"{named} (+ {budget_file}) for method '{run_name}'")
 
 
 def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):
@@ -90,7 +103,8 @@ def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):
 
     config_dir = Path(config_dir)
     budget_file = config_dir / "budgets" / f"{budget}.yaml"
-    base_file = config_dir / "diffusion_model" / f"{task}.yaml"
-    values = read_yaml(base_file)
+    files_task = _files_task(task)
+    base_file = config_dir / "diffusion_model" / f"{files_task}.yaml" if files_task else "its defaults"
+    values = read_yaml(base_file) if files_task else {}
     values.update(_overrides(read_yaml(budget_file), "diffusion_model", task, _tasks(), f"{budget_file}: "))
     return from_values(Config, values, f"{base_file} (+ {budget_file}) for the diffusion model")

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import platform
 import resource
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 import envs
-from dbc_bench import kernels, provenance, seeds
+from dbc_bench import kernels, provenance, seeds, tracking
 from dbc_bench.errors import BenchError
 from dbc_bench.fields import from_values, option, validate
 from dbc_bench.io import (
@@ -73,6 +74,7 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
     wall_start = time.perf_counter()
     task = envs.get_task(task_name)
     run = registry.parse(run_name)
+    tracker = tracking.selected()
     cfg = from_values(run.method.config, hyperparameters, f"resolved hyperparameters of '{run_name}'")
     check_inputs(run, inputs)
 
@@ -147,6 +149,8 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
         "wall_seconds": time.perf_counter() - wall_start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     })
+    if tracker == "tensorboard":  # before the completeness marker, so a finished run has its mirror
+        tracking.mirror(run_dir)
     write_text_atomic(run_dir / "eval_final.csv", to_csv(final_rows, EPISODE_COLUMNS))
     state_path.unlink(missing_ok=True)
     final = np.mean([r["success"] for r in final_rows]), np.mean([r["return"] for r in final_rows])
@@ -188,6 +192,57 @@ def evaluate_run(run_dir: Path, out: Path, evaluation: Evaluation, threads: int 
     write_text_atomic(out, to_csv(rows, EPISODE_COLUMNS))
     print(f"{info['method']} on {info['task']} seed {info['seed']} with {evaluation.env_kwargs}: success "
           f"{sum(r['success'] for r in rows) / len(rows):.3f}", flush=True)
+
+
+def record_videos(run_dir: Path, out_dir: Path, episodes: int, env_kwargs: dict, threads: int = 1,
+                  device: str = "auto") -> None:
+    """The final policy's first `episodes` evaluation episodes (the evaluation's own seeds) as MP4 files,
+    `episode-<k>.mp4`, with `episodes.json` (seed, success, return, length of each), via gymnasium's
+    RecordVideo; written beside `out_dir` and renamed into place. Headless MuJoCo rendering needs an
+    OpenGL backend: MUJOCO_GL=osmesa (libosmesa6) on a CPU machine, egl with a GPU."""
+    from gymnasium.wrappers import RecordVideo
+
+    if episodes < 1:
+        raise BenchError(f"videos: record at least one episode, got {episodes}")
+    set_threads(threads)
+    torch_device = select_device(device)
+    info, agent, obs_norm, act_norm = load_policy(run_dir, torch_device)
+    staging = out_dir.parent / f".staging-{out_dir.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        env = RecordVideo(envs.get_task(info["task"]).make(render_mode="rgb_array", **env_kwargs), str(staging),
+                          episode_trigger=lambda _: True, name_prefix="", disable_logger=True)
+    except Exception as exc:  # gymnasium's missing-dependency and renderer errors
+        raise BenchError(f"videos: cannot record {info['task']} ({type(exc).__name__}: {exc}); headless "
+                         f"rendering needs MUJOCO_GL=osmesa and libosmesa6, and moviepy") from exc
+    box = env.action_space
+    policy = agent_policy(agent, obs_norm, act_norm, box.low, box.high, torch_device)
+    rows = []
+    try:
+        for episode, seed in enumerate(seeds.eval_seeds(episodes)):
+            obs, reset_info = env.reset(seed=seed)
+            row = {"episode": episode, "eval_seed": seed, "success": bool(reset_info.get("success", False)),
+                   "return": 0.0, "length": 0}
+            done = False
+            while not done:
+                obs, reward, terminated, truncated, step_info = env.step(policy(obs[None].astype(np.float32))[0])
+                row["return"] += float(reward)
+                row["length"] += 1
+                row["success"] = row["success"] or bool(step_info.get("success", False))
+                done = terminated or truncated
+            rows.append({**row, "success": int(row["success"]), "video": f"episode-{episode}.mp4"})
+    except Exception as exc:
+        raise BenchError(f"videos: rendering {info['task']} failed ({type(exc).__name__}: {exc}); headless "
+                         f"rendering needs MUJOCO_GL=osmesa and libosmesa6") from exc
+    finally:
+        env.close()  # writes the last episode's file
+    for row in rows:  # RecordVideo names them "-episode-<k>.mp4" with an empty prefix
+        (staging / f"-episode-{row['episode']}.mp4").rename(staging / row["video"])
+    write_json_atomic(staging / "episodes.json", {"task": info["task"], "method": info["method"],
+                                                  "seed": info["seed"], "episodes": rows})
+    shutil.rmtree(out_dir, ignore_errors=True)
+    staging.rename(out_dir)
+    print(f"{info['method']} on {info['task']} seed {info['seed']}: {len(rows)} videos in {out_dir}", flush=True)
 
 
 def measure_latency(run_dir: Path, out: Path, num_envs: int, env_kwargs: dict, threads: int = 1,

@@ -8,13 +8,24 @@ A method module declares
 and is found by its presence in the `methods` package (any module there with a METHOD), so a new
 method is that module plus its config files, and nothing else.
 
+A method outside the repository registers the same way from its own module, found by either
+- the config key `method_modules: [mypkg.mymethod]` (the Snakefile passes it to every job as
+  DBC_METHOD_MODULES, a comma-separated list of importable module names), or
+- the entry-point group `dbc_bench.methods` of an installed package (`mymethod = "mypkg.mymethod"`).
+Its per-task config files are optional: `config_dir` (relative to its module's folder) may hold
+<task>.yaml files; without one its Config's defaults apply, then the budget's and the run's overrides.
+
 Run names: a registered method or variant, optionally with run overrides, `dbc@lambda_dm=0.5`.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import sys
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Callable
 
 import yaml
@@ -23,6 +34,10 @@ from dbc_bench.errors import BenchError
 
 # What a method may declare in `needs`: the input it receives from an earlier stage.
 NEEDS = ("diffusion_model",)
+# Methods outside the repository: importable module names (config key `method_modules`), and an
+# installed package's entry points.
+MODULES_VARIABLE = "DBC_METHOD_MODULES"
+ENTRY_POINT_GROUP = "dbc_bench.methods"
 
 
 @dataclass(frozen=True)
@@ -46,11 +61,32 @@ class MethodSpec:
     config_base: str | None = None      # its per-task config files extend this method's
     variants: tuple[Variant, ...] = ()
     rank: int = 100                     # position in tables, figures and colours (then by name)
+    config_dir: str | None = None       # outside the repository: folder of its <task>.yaml files
     module: str = field(default="", compare=False)
 
     @property
     def online(self) -> bool:
         return self.trainer is not None
+
+    @property
+    def external(self) -> bool:
+        """Registered from outside the `methods` package."""
+        return not self.module.startswith("methods.")
+
+    @property
+    def source_file(self) -> Path:
+        """The file of its module (its code fingerprint's entry)."""
+        return Path(sys.modules[self.module].__file__).resolve()
+
+    def config_file(self, config_dir: Path, task: str) -> Path | None:
+        """Its per-task hyperparameter file: config/methods/<name>/<task>.yaml for a built-in method
+        (required); for an external one, <config_dir>/<task>.yaml beside its module, if it exists."""
+        if not self.external:
+            return config_dir / "methods" / self.name / f"{task}.yaml"
+        if self.config_dir is None:
+            return None
+        path = self.source_file.parent / self.config_dir / f"{task}.yaml"
+        return path if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -86,22 +122,57 @@ def _value(text: str):
 _REGISTRY: dict[str, MethodSpec] | None = None
 
 
+def use_modules(names: list[str]) -> None:
+    """Register the methods of these importable modules too, here and in every job this process
+    starts (they inherit DBC_METHOD_MODULES); the config key `method_modules` calls this."""
+    global _REGISTRY
+    for name in names:
+        if not name or not all(part.isidentifier() for part in name.split(".")):
+            raise BenchError(f"method_modules: '{name}' is not a module name (e.g. mypkg.mymethod)")
+    os.environ[MODULES_VARIABLE] = ",".join(names)
+    _REGISTRY = None
+
+
+def _external_modules() -> list[tuple[str, str]]:
+    """(where it was named, module name) of every method module outside the `methods` package."""
+    named = [("method_modules", name) for name in os.environ.get(MODULES_VARIABLE, "").split(",") if name]
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        named.append((f"entry point '{point.name}' ({point.dist.name if point.dist else '?'})", point.module))
+    return named
+
+
+def _import(module_name: str, where: str):
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:  # an external module's own import error, or not on the path
+        raise BenchError(f"{where}: cannot import method module '{module_name}' "
+                         f"({type(exc).__name__}: {exc}); is its folder on PYTHONPATH?") from exc
+
+
 def methods() -> dict[str, MethodSpec]:
-    """Every method module in the `methods` package, by name (imported once)."""
+    """Every registered method by name: the `methods` package's modules, then the external ones
+    (imported once)."""
     global _REGISTRY
     if _REGISTRY is None:
         import methods as package
 
         found: dict[str, MethodSpec] = {}
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-            module = importlib.import_module(f"methods.{info.name}")
+        modules = [(f"methods/{info.name}.py", f"methods.{info.name}")
+                   for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)]
+        for where, module_name in modules + _external_modules():
+            module = _import(module_name, where)
             spec = getattr(module, "METHOD", None)
-            if isinstance(spec, MethodSpec):
-                if spec.name in found:
-                    where = f"{found[spec.name].module}, {module.__name__}"
-                    raise BenchError(f"method '{spec.name}' is declared twice ({where})")
-                object.__setattr__(spec, "module", module.__name__)
-                found[spec.name] = spec
+            if not isinstance(spec, MethodSpec):
+                if module_name.startswith("methods."):
+                    continue  # the package's shared modules (core, train, ...)
+                raise BenchError(f"{where}: module '{module_name}' declares no METHOD = MethodSpec(...)")
+            if spec.name in found:
+                if found[spec.name].module == module.__name__:
+                    continue  # named twice (config key and entry point)
+                raise BenchError(f"method '{spec.name}' is declared twice ({found[spec.name].module}, "
+                                 f"{module.__name__})")
+            object.__setattr__(spec, "module", module.__name__)
+            found[spec.name] = spec
         _REGISTRY = found
     return _REGISTRY
 

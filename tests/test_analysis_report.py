@@ -299,3 +299,25 @@ def test_make_report_bad_registry(fake, capsys):
     args = cli_args(runs, refs, tmp / "out")
     args[args.index("--registry") + 1] = '{"methods": ["bc"]}'
     assert "--registry" in _run_fails(capsys, args)
+
+
+def test_report_flags_runs_that_mix_datasets_or_versions(fake):
+    from analysis.report import mixing_notes
+
+    _, runs, refs = fake
+
+    def record(run, dataset: str, torch_version: str):
+        meta = json.loads((run / "run.json").read_text())
+        meta.update(dataset_sha256={"data/main_data.hdf5": dataset},
+                    provenance={"versions": {"torch": torch_version, "numpy": "2.3.1"}})
+        (run / "run.json").write_text(json.dumps(meta))
+
+    for run in run_dirs(runs):
+        record(run, "a" * 64, "2.13.0")
+    assert mixing_notes(load(runs, refs)) == []
+    record(runs / "maze" / "dbc" / "seed2", "b" * 64, "2.13.0")
+    record(runs / "walker" / "bc" / "seed1", "a" * 64, "2.12.1")
+    notes = mixing_notes(load(runs, refs))
+    assert len(notes) == 2
+    assert notes[0].startswith("WARNING: the runs of maze trained on different datasets") and "dbc/seed2)" in notes[0]
+    assert "torch 2.12.1 / 2.13.0" in notes[1] and "numpy" not in notes[1]

@@ -227,3 +227,23 @@ def test_verify_reproduces_the_runs_bit_for_bit(smoke_run):
         assert f"- {run}: bit-identical" in report
     for task in ("maze", "walker"):
         assert f"- {task}: against the committed summary: identical" in report
+
+
+def test_one_short_episode_is_recorded_as_video_and_linked(smoke_run):
+    """`evaluation.videos`: a FetchPick run's final policy in its first evaluation episode (50 steps),
+    rendered headless (OSMesa), with its record and its link from the report's README."""
+    from analysis.report import video_links
+
+    target = "results/smoke/videos/fetch_pick/bc/seed1"
+    proc = snakemake(smoke_run, workflow_env(smoke_run), "--cores", "1", target, "--config", "budget=smoke",
+                     "evaluation={videos: 1}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = smoke_run / target
+    video = (folder / "episode-0.mp4").read_bytes()
+    assert len(video) > 1000 and video[4:8] == b"ftyp"  # an MP4 container
+    record = json.loads((folder / "episodes.json").read_text())
+    first = (smoke_run / "results/smoke/runs/fetch_pick/bc/seed1/eval_final.csv").read_text().splitlines()[1]
+    assert [e["eval_seed"] for e in record["episodes"]] == [int(first.split(",")[1])]  # the evaluation's seed
+    assert 1 <= record["episodes"][0]["length"] <= 50
+    links = video_links([folder], smoke_run / "paper" / "smoke")
+    assert "](../../results/smoke/videos/fetch_pick/bc/seed1/episode-0.mp4)" in links[0]

@@ -3,16 +3,18 @@ from outside the suite's own files runs through the DAG like a built-in one."""
 import dataclasses
 import json
 import re
+import shutil
 from dataclasses import dataclass
 
 import pytest
-from conftest import snakemake
+from conftest import ROOT, snakemake
 
 import envs
 from dbc_bench.errors import BenchError
 from dbc_bench.fields import from_values, option
 from methods import registry
 from methods.config import resolve
+from tests.test_importing import flat, random_episodes, write_authors
 
 
 def test_builtin_methods_and_variants_are_registered_in_order():
@@ -187,6 +189,18 @@ def test_readme_commands_plan(workflow_copy):
     assert proc.returncode == 0 and "--demos ship" in proc.stdout, proc.stderr[-2000:]
     proc = snakemake(work, env, "--unlock")
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # "Your method, your data": the example method against the shipped runs, and the example overlay.
+    shutil.copytree(ROOT / "examples", work / "examples")
+    shutil.copytree(ROOT / "results" / "default" / "runs", work / "results" / "default" / "runs",
+                    ignore=shutil.ignore_patterns("*.pt"))  # the shipped runs, as a fresh clone has them
+    yours = {**env, "PYTHONPATH": f"{env['PYTHONPATH']}:{work / 'examples' / 'huber_bc'}"}
+    proc = snakemake(work, yours, "-n", "--cores", "2", "all", "--config", "method_modules=[huber_bc]",
+                     "methods=[huber_bc]", "reference=shipped")
+    assert proc.returncode == 0 and "runs/walker/huber_bc/seed3" in proc.stdout, proc.stderr[-2000:]
+    assert "runs/walker/bc/" not in proc.stdout
+    write_authors(work / "my_maze_demos.pt", flat(random_episodes("maze", 2, steps=20)))
+    proc = snakemake(work, env, "-n", "--cores", "2", "all", "--configfile", "examples/my_data.yaml")
+    assert proc.returncode == 0 and "import_demos.py --task maze" in proc.stdout, proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("old, new, message", [

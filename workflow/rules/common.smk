@@ -14,9 +14,11 @@ from snakemake.utils import validate
 
 import envs
 import envs.demos
+import envs.importing
 import envs.shipped
 from analysis.files import GENERALIZATION_FILES, REPORT_FILES, SENSITIVITY_FILES
-from dbc_bench import kernels
+from analysis.reference import check_shipped_runs
+from dbc_bench import kernels, seeds, tracking
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_yaml
@@ -37,10 +39,27 @@ def checked(what, value):
         raise SystemExit(1) from None
 
 
-# `--config seeds=[1,2,3]` arrives as strings; seeds are integers.
-if isinstance(config.get("seeds"), list):
-    config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in config["seeds"]]
+# `--config seeds=[1,2,3]` or `evaluation={videos: 1}` gives the nested values as strings: numbers
+# are numbers (names and paths are left alone: no task or method name is a number).
+def _numbers(value):
+    if isinstance(value, dict):
+        return {key: _numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers(item) for item in value]
+    if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value):
+        return int(value) if re.fullmatch(r"[-+]?\d+", value) else float(value)
+    return value
+
+
+config.update({key: _numbers(value) for key, value in config.items() if key != "datasets"})
 validate(config, "../schemas/config.schema.yaml", set_default=True)
+
+# Methods from outside the repository (config key `method_modules`): registered here, and in every
+# job through the environment it inherits (methods.registry).
+checked("config 'method_modules'", lambda: registry.use_modules(config["method_modules"]))
+
+# Tracking reaches the training jobs through their environment, not their command: switching it reruns nothing.
+os.environ[tracking.VARIABLE] = config["tracking"]
 
 BUDGET = config["budget"]
 BUDGET_FILE = f"config/budgets/{BUDGET}.yaml"
@@ -50,6 +69,16 @@ with open(BUDGET_FILE) as _f:
     budget = yaml.safe_load(_f)
 validate(budget, "../schemas/budget.schema.yaml", set_default=True)
 checked("config", lambda: check_budget_methods(Path(BUDGET_FILE)))
+
+# Tasks defined in config without code (envs/configured.py): registered here and, through the environment,
+# in every job. Their demonstrations must be imported (`datasets`).
+checked("config 'task_definitions'", lambda: envs.define_tasks(config["task_definitions"]))
+for _task in config["task_definitions"]:
+    if _task in config["tasks"] and _task not in config["datasets"]:
+        raise WorkflowError(
+            f"config 'task_definitions.{_task}': a task defined in config has no expert; "
+            f"give its demonstrations in 'datasets.{_task}'"
+        )
 
 # Every task and method named anywhere in the config must be registered (envs.TASKS, methods.registry).
 for _where, _tasks in [("tasks", config["tasks"])] + [
@@ -83,8 +112,15 @@ VERIFY_RUNS = [Path(run).parts for run in config["verify"]["runs"]]
 for _task, _method, _ in VERIFY_RUNS:
     checked("config 'verify.runs'", lambda: envs.get_task(_task))
     checked("config 'verify.runs'", lambda: registry.parse(_method))
+# Demonstrations from outside the suite (envs.importing): each source checked now, by name.
+IMPORTED = {
+    _task: checked(f"config 'datasets.{_task}'", lambda: envs.importing.parse_source(_task, _entry))
+    for _task, _entry in config["datasets"].items()
+}
+for _method in config["reference_methods"]:
+    checked("config 'reference_methods'", lambda: registry.parse(_method))
 for _task in config["tasks"]:
-    if _task not in budget["data"]:
+    if _task not in budget["data"] and _task not in IMPORTED:
         raise WorkflowError(f"{BUDGET_FILE}: field 'data.{_task}' is missing (task '{_task}' is in config 'tasks')")
 
 
@@ -101,7 +137,12 @@ SOFTWARE = "../envs/dbc-bench.yaml"
 RESULTS = f"results/{BUDGET}"
 # The `verify` target reruns a few committed runs, datasets and all, with the same rules, here.
 VERIFY_RESULTS = f"results/verify/{BUDGET}"
-PAPER = f"paper/{BUDGET}"
+# `reference: shipped`: the committed runs of the reference methods not rerun here join the report
+# (analysis/reference.py), which then goes to its own folder, beside the committed one.
+SHIPPED_METHODS = (
+    [m for m in config["reference_methods"] if m not in config["methods"]] if config["reference"] == "shipped" else []
+)
+PAPER = f"paper/{BUDGET}-vs-shipped" if config["reference"] == "shipped" else f"paper/{BUDGET}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
@@ -152,6 +193,17 @@ def dataset_summary(task, results=RESULTS):
 
 def run_dir(task, method, seed, results=RESULTS):
     return f"{results}/runs/{task}/{method}/seed{seed}"
+
+
+def tasks_pattern(tasks):
+    """A wildcard constraint matching exactly these task names (none: matches nothing)."""
+    names = [re.escape(task) for task in tasks]
+    return "|".join(names) if names else "(?!)"
+
+
+def imported_source_files(wildcards):
+    """The files of the task's imported dataset: a change to them reruns the data stage."""
+    return [str(path) for path in IMPORTED[wildcards.task].files]
 
 
 def data_budget_args(wildcards):
@@ -238,11 +290,39 @@ def code(script, *modules):
 
 def method_code(script):
     def of_job(wildcards):
-        method_module = module_file(registry.parse(wildcards.method).method.module)
+        method_module = registry.parse(wildcards.method).method.source_file
         task = getattr(wildcards, "task", GENERALIZATION["task"])
         return code(script, method_module, task_module(task))
 
     return of_job
+
+
+def shipped_run_dirs():
+    return [run_dir(t, m, s) for t in config["tasks"] for m in SHIPPED_METHODS for s in config["seeds"]]
+
+
+def shipped_protocol():
+    """task -> the budget and evaluation protocol a shipped run must have been made with."""
+    return {
+        task: {
+            "budget": BUDGET,
+            "eval_episodes": budget["evaluation"]["episodes"],
+            "eval_seed_first": seeds.eval_seeds(budget["evaluation"]["episodes"])[0],
+            "eval_env_kwargs": config["evaluation"]["env_kwargs"].get(task, {}),
+        }
+        for task in config["tasks"]
+    }
+
+
+def shipped_latency_files():
+    """The shipped reference methods' committed latency files, where present (for the cost table)."""
+    files = [f"{RESULTS}/latency/{t}/{m}.json" for t in config["tasks"] for m in SHIPPED_METHODS]
+    return [path for path in files if Path(path).is_file()]
+
+
+# Refuse incomparable shipped runs before anything trains (the dataset is checked by the report job).
+if SHIPPED_METHODS:
+    checked("config 'reference: shipped'", lambda: check_shipped_runs(shipped_run_dirs(), shipped_protocol()))
 
 
 def all_final_evals():
@@ -251,6 +331,15 @@ def all_final_evals():
         for t in config["tasks"]
         for m in config["methods"]
         for s in config["seeds"]
+    ]
+
+
+def all_videos():
+    """With `evaluation.videos: N`, every run's video folder (rule record_videos); else none."""
+    if not config["evaluation"]["videos"]:
+        return []
+    return [
+        f"{RESULTS}/videos/{t}/{m}/seed{s}" for t in config["tasks"] for m in config["methods"] for s in config["seeds"]
     ]
 
 
@@ -306,10 +395,20 @@ def report_rule_outputs():
 
 
 def provenance():
+    extra = "".join(
+        [
+            f" method_modules=[{','.join(config['method_modules'])}]" if config["method_modules"] else "",
+            f" datasets=<imported for {','.join(config['datasets'])}>" if config["datasets"] else "",
+            f" reference=shipped" if SHIPPED_METHODS else "",
+        ]
+    )
+    merged = (
+        f"; merged the shipped runs of {', '.join(SHIPPED_METHODS)} from {RESULTS}/runs/" if SHIPPED_METHODS else ""
+    )
     return (
         f"snakemake all --config budget={BUDGET} tasks=[{','.join(config['tasks'])}] "
-        f"methods=[{','.join(config['methods'])}] seeds=[{','.join(map(str, config['seeds']))}]"
-        f" (config/config.yaml, {BUDGET_FILE})"
+        f"methods=[{','.join(config['methods'])}] seeds=[{','.join(map(str, config['seeds']))}]{extra}"
+        f" (config/config.yaml, {BUDGET_FILE}){merged}"
     )
 
 
@@ -317,7 +416,7 @@ def paper_lengths():
     """method -> task -> the `paper` budget's training length ({epochs, batch_size} or {env_steps}),
     for the report's "Updates / paper's" column."""
     out = {}
-    for method in config["methods"]:
+    for method in config["methods"] + SHIPPED_METHODS:
         for task in config["tasks"]:
             cfg = checked("config 'methods'", lambda: resolve("config", "paper", method, task))
             fields = ("env_steps",) if hasattr(cfg, "env_steps") else ("epochs", "batch_size")

@@ -28,9 +28,47 @@ rule measure_latency:
         "--envs {params.num_envs} --env-kwargs {params.env_kwargs} --device {params.device} > {log} 2>&1"
 
 
+# `evaluation.videos: N`: a run's final policy in its first N evaluation episodes, as MP4. Rendering is
+# headless: OSMesa on any machine (libosmesa6); VIDEO_MUJOCO_GL=egl uses a GPU instead.
+rule record_videos:
+    input:
+        final=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/eval_final.csv",
+        model=f"{RESULTS}/runs/{{task}}/{{method}}/seed{{seed}}/model.pt",
+    output:
+        report(
+            directory(f"{RESULTS}/videos/{{task}}/{{method}}/seed{{seed}}"),
+            patterns=["{name}.mp4"],
+            caption="../report/videos.rst",
+            category="Videos",
+            subcategory="{task}",
+            labels={"method": "{method}", "seed": "{seed}", "episode": "{name}"},
+        ),
+    log:
+        f"{LOGS}/record_videos/{{task}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/record_videos/{{task}}/{{method}}/seed{{seed}}.tsv"
+    conda:
+        SOFTWARE
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=2000,
+    params:
+        run_dir=lambda wc, input: Path(input.final).parent,
+        episodes=config["evaluation"]["videos"],
+        env_kwargs=eval_env_kwargs,
+        device=config["device"],
+        code=method_code("evaluate_policy.py"),
+    shell:
+        "MUJOCO_GL=${{VIDEO_MUJOCO_GL:-osmesa}} python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} "
+        "--videos-out {output} --episodes {params.episodes} --env-kwargs {params.env_kwargs} "
+        "--device {params.device} > {log} 2>&1"
+
+
 rule report:
     input:
         runs=all_final_evals(),
+        videos=all_videos(),
         latency=[f"{RESULTS}/latency/{t}/{m}.json" for t in config["tasks"] for m in config["methods"]],
         references=[dataset_summary(t) for t in config["tasks"]],
         paper_results="config/paper_results.yaml",
@@ -56,10 +94,15 @@ rule report:
         registry=REGISTRY_ARG,
         reference=config["report"]["reference_method"],
         paper_lengths=lambda wc: paper_lengths(),
+        # `reference: shipped`: committed runs read, never rebuilt, so they are params, not inputs.
+        shipped_runs=shipped_run_dirs(),
+        shipped_protocol=shlex.quote(json.dumps(shipped_protocol(), sort_keys=True)),
+        shipped_latency=shipped_latency_files(),
         code=code("make_report.py"),
     shell:
         "python workflow/scripts/make_report.py --runs {params.run_dirs} --references {input.references} "
         "--paper-results {input.paper_results} --out {params.out_dir} --reps {params.reps} --seed {params.seed} "
-        "--latency {input.latency} --with-experiments --registry {params.registry} "
+        "--latency {input.latency} {params.shipped_latency} --with-experiments --registry {params.registry} "
         "--reference-method {params.reference} --title '{params.title}' --provenance '{params.provenance}' "
-        "--paper-lengths {params.paper_lengths} > {log} 2>&1"
+        "--paper-lengths {params.paper_lengths} --shipped-runs {params.shipped_runs} "
+        "--shipped-protocol {params.shipped_protocol} --videos {input.videos} > {log} 2>&1"

@@ -1,5 +1,6 @@
-"""Evaluate a finished run's final policy under other conditions (--out, per-episode CSV), or
-time its inference (--latency-out, JSON); see methods.jobs."""
+"""Evaluate a finished run's final policy under other conditions (--out, per-episode CSV), time its
+inference (--latency-out, JSON), or record its first evaluation episodes (--videos-out, MP4); see
+methods.jobs."""
 from __future__ import annotations
 
 import argparse
@@ -17,12 +18,16 @@ def main(argv=None) -> int:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--out", type=Path, help="per-episode results (CSV)")
     what.add_argument("--latency-out", type=Path, help="inference latency per action (JSON)")
+    what.add_argument("--videos-out", type=Path, help="folder of MP4 files of the first --episodes episodes")
     p.add_argument("--env-kwargs", default={}, type=json.loads, help="JSON kwargs of the evaluation env")
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--envs", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
+    if args.videos_out:
+        return run_stage(lambda: jobs.record_videos(args.run_dir, args.videos_out, args.episodes, args.env_kwargs,
+                                                    args.threads, args.device))
     if args.out:
         evaluation = jobs.Evaluation(args.episodes, args.envs, 1, args.env_kwargs)
         return run_stage(lambda: jobs.evaluate_run(args.run_dir, args.out, evaluation, args.threads, args.device))

@@ -16,8 +16,10 @@ import json
 import sys
 
 from analysis.labels import Registry, add_registry_argument
+from analysis.reference import check_shipped_runs
 from analysis.report import ReportSettings, build_report
 from dbc_bench.errors import run_stage
+from dbc_bench.io import read_json
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,6 +45,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--reference-method", default="dbc", help="report P(it > X) for each other method X")
     p.add_argument("--paper-lengths", type=json.loads, default={},
                    help="JSON: method -> task -> the paper budget's {epochs, batch_size} or {env_steps}")
+    p.add_argument("--shipped-runs", nargs="*", default=[],
+                   help="committed runs of methods not rerun (config `reference: shipped`), merged after checks")
+    p.add_argument("--shipped-protocol", type=json.loads, default={},
+                   help="JSON: task -> the budget and evaluation protocol the shipped runs must match")
+    p.add_argument("--videos", nargs="*", default=[], help="video folders of runs (record_videos), linked in README.md")
     p.add_argument("--confidence", type=float, default=0.95, help="CI coverage (default 0.95)")
     p.add_argument("--unequal-seeds", choices=("error", "common"), default="error",
                    help="a method with different seed counts across tasks: fail (default) or "
@@ -54,8 +61,13 @@ def report(args: argparse.Namespace) -> None:
     settings = ReportSettings(reps=args.reps, seed=args.seed, confidence=args.confidence,
                               unequal_seeds=args.unequal_seeds, title=args.title, provenance=args.provenance,
                               with_experiments=args.with_experiments, registry=Registry.from_json(args.registry),
-                              reference_method=args.reference_method, paper_lengths=args.paper_lengths)
-    build_report(args.runs, args.references, args.paper_results, args.out, settings,
+                              reference_method=args.reference_method, paper_lengths=args.paper_lengths,
+                              videos=tuple(args.videos))
+    runs = list(args.runs)
+    if args.shipped_runs:  # only runs made on this run's very dataset bytes, protocol and budget
+        datasets = {summary["task"]: summary.get("files") for summary in map(read_json, args.references)}
+        runs += check_shipped_runs(args.shipped_runs, args.shipped_protocol, datasets)
+    build_report(runs, args.references, args.paper_results, args.out, settings,
                  latency_files=args.latency, budget=args.budget)
 
 
