@@ -21,12 +21,39 @@ from dbc_bench.errors import BenchError
 # ----------------------------------------------------------------------------- runtime
 
 def select_device(preference: str = "auto") -> torch.device:
-    """'auto' takes CUDA when present, else CPU; 'cpu' / 'cuda' / 'cuda:1' force one."""
+    """'auto' takes CUDA when present, else CPU; with several GPUs visible (one machine, no scheduler
+    assigning them) it claims a free one (claim_gpu). 'cpu' / 'cuda' / 'cuda:1' force one."""
     if preference == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        count = torch.cuda.device_count()
+        return torch.device(f"cuda:{claim_gpu(count)}" if count > 1 else "cuda")
     if preference.startswith("cuda") and not torch.cuda.is_available():
         raise BenchError(f"device '{preference}' requested but CUDA is not available")
     return torch.device(preference)
+
+
+_CLAIMS: list = []  # open lock files: a claim lasts as long as the process
+
+
+def claim_gpu(count: int, lock_dir: str | os.PathLike | None = None) -> int:
+    """The index of a GPU no other job of this machine holds: an exclusive lock on a file per GPU in
+    the temporary folder, released when the process ends (also when it is killed). When every GPU is
+    held, jobs share them, spread by process id."""
+    import fcntl
+    import tempfile
+
+    folder = Path(lock_dir or tempfile.gettempdir())
+    for index in range(count):
+        handle = open(folder / f"dbc-bench-gpu-{index}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _CLAIMS.append(handle)
+        return index
+    return os.getpid() % count
 
 
 def seed_everything(seed: int) -> None:

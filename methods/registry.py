@@ -128,9 +128,12 @@ def use_modules(names: list[str]) -> None:
     global _REGISTRY
     for name in names:
         if not name or not all(part.isidentifier() for part in name.split(".")):
-            raise BenchError(f"method_modules: '{name}' is not a module name (e.g. mypkg.mymethod)")
+            raise BenchError(f"'{name}' is not a module name (e.g. mypkg.mymethod)")
+        if not isinstance(getattr(_import(name, ""), "METHOD", None), MethodSpec):
+            raise BenchError(f"module '{name}' declares no METHOD = MethodSpec(...)")
     os.environ[MODULES_VARIABLE] = ",".join(names)
     _REGISTRY = None
+    methods()  # a name declared twice is reported here
 
 
 def _external_modules() -> list[tuple[str, str]]:
@@ -145,7 +148,7 @@ def _import(module_name: str, where: str):
     try:
         return importlib.import_module(module_name)
     except Exception as exc:  # an external module's own import error, or not on the path
-        raise BenchError(f"{where}: cannot import method module '{module_name}' "
+        raise BenchError(f"{where + ': ' if where else ''}cannot import method module '{module_name}' "
                          f"({type(exc).__name__}: {exc}); is its folder on PYTHONPATH?") from exc
 
 

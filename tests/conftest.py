@@ -53,3 +53,23 @@ def snakemake(work: Path, env: dict, *args: str, timeout: int = 900) -> subproce
 def workflow_copy(tmp_path):
     """A scratch copy of the workflow: (folder, environment)."""
     return tmp_path, copy_workflow(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def smoke_env(tmp_path_factory):
+    """A scratch copy of the workflow and the environment that runs it on the copy's own code."""
+    work = tmp_path_factory.mktemp("pipeline")
+    return work, copy_workflow(work)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(smoke_env):
+    """The smoke DAG with every experiment target, run once per test session (tests/test_pipeline.py
+    checks it; tests/test_slurm.py compares the cluster's run with it)."""
+    work, env = smoke_env
+    targets = ["all", "generalization", "ablation", "regularization", "lambda_sweep"]
+    (work / "small_sweep.yaml").write_text("experiments:\n  lambda_sweep: {tasks: [maze], values: [0, 2]}\n")
+    proc = snakemake(work, env, "--cores", "2", *targets, "--configfile", "config/config.yaml", "small_sweep.yaml",
+                     "--config", "budget=smoke")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work

@@ -267,3 +267,28 @@ def test_checkpoint_roundtrip_and_shape_check(tmp_path):
     with pytest.raises(BenchError, match=r"m.pt: 'net.0.weight' has shape \(16, 3\), expected \(32, 3\)"):
         load_state_checked(bc.Policy(3, 2, [32]), state, "m.pt")
     assert not list(tmp_path.glob(".*tmp*"))  # atomic write left no temporary file
+
+
+def test_jobs_on_a_machine_with_several_gpus_each_claim_their_own(tmp_path):
+    """device: auto with 3 GPUs visible: concurrent jobs take GPUs 0, 1, 2; a killed job's GPU is free again."""
+    import subprocess
+    import sys
+
+    code = ("from methods.core import claim_gpu; import time; "
+            f"print(claim_gpu(3, {str(tmp_path)!r}), flush=True); time.sleep(60)")
+    jobs = []
+
+    def start() -> int:
+        jobs.append(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True))
+        return int(jobs[-1].stdout.readline())
+
+    try:
+        assert [start(), start(), start()] == [0, 1, 2]
+        assert start() in (0, 1, 2)  # every GPU held: shared
+        jobs[1].kill()
+        jobs[1].wait()
+        assert start() == 1
+    finally:
+        for job in jobs:
+            job.kill()
+            job.wait()

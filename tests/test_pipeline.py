@@ -10,32 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 import yaml
-from conftest import copy_workflow, snakemake, workflow_env
+from conftest import snakemake, workflow_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-
-
-@pytest.fixture(scope="module")
-def smoke_env(tmp_path_factory):
-    """A scratch copy of the workflow and the environment that runs it on the copy's own code."""
-    work = tmp_path_factory.mktemp("pipeline")
-    return work, copy_workflow(work)
-
-
-@pytest.fixture(scope="module")
-def smoke_run(smoke_env):
-    work, env = smoke_env
-    targets = ["all", "generalization", "ablation", "regularization", "lambda_sweep"]
-    (work / "small_sweep.yaml").write_text("experiments:\n  lambda_sweep: {tasks: [maze], values: [0, 2]}\n")
-    proc = snakemake(work, env, "--cores", "2", *targets, "--configfile", "config/config.yaml", "small_sweep.yaml",
-                     "--config", "budget=smoke")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return work
 
 
 def test_report_outputs_exist(smoke_run):

@@ -104,7 +104,7 @@ def test_an_unimportable_method_module_is_one_line(your_setup):
     work, env = your_setup
     proc = snakemake(work, env, "-n", "all", "--config", *SMOKE, "method_modules=[no_such_module]")
     assert proc.returncode == 1
-    assert "error: config 'method_modules': method_modules: cannot import method module 'no_such_module'" in proc.stderr
+    assert "error: config 'method_modules': cannot import method module 'no_such_module'" in proc.stderr
 
 
 def test_an_entry_point_registers_an_installed_method(your_setup, tmp_path):
