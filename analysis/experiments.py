@@ -190,3 +190,96 @@ def write_sensitivity_report(scores_path: str | os.PathLike, method: str, key: s
             write_text_atomic(out / "sensitivity.md",
                               f"# Sensitivity to {key}\n\n{markdown_table(shown)}\n\n- {note}\n"),
             *plot_sweep(table, method, key, out / "sensitivity", title, registry)]
+
+
+# --------------------------------------------------------------------------- generative-model ablation
+
+GUIDES = {"ebm_model": "ebm", "vae_model": "vae", "gan_model": "gan", "diffusion_model": "dm"}
+GUIDE_LABELS = {"ebm": "EBM", "vae": "VAE", "gan": "GAN", "dm": "DM"}
+
+
+def load_guidance_runs(scores_path: str | os.PathLike) -> pd.DataFrame:
+    """The ablation's per-run table (scores.csv of its report) with each run's guidance model (`guide`:
+    ebm, vae, gan, dm, or '' for BC alone) and whether it kept the BC loss (`with_bc`), both read from
+    its run.json (the input it was given, config lambda_bc), never from its name."""
+    scores = read_csv(scores_path, ["task", "method", "seed", "metric", "final_raw", "run_dir"])
+    guides, with_bc = [], []
+    for run_dir in scores["run_dir"]:
+        meta_path = Path(run_dir) / "run.json"
+        meta = read_json(meta_path)
+        inputs = [GUIDES[name] for name in meta.get("inputs", {}) if name in GUIDES]
+        if len(inputs) > 1:
+            raise BenchError(f"{meta_path}: more than one guidance model among its inputs")
+        guides.append(inputs[0] if inputs else "")
+        with_bc.append(finite_number(meta.get("config", {}).get("lambda_bc", 1.0), meta_path, "config.lambda_bc") > 0)
+    return scores.assign(guide=guides, with_bc=with_bc)
+
+
+def guidance_table(runs: pd.DataFrame, paper: dict) -> pd.DataFrame:
+    """One row per guidance model (EBM, VAE, GAN, DM) and BC alone: mean ± std over seeds of the final
+    success (%) without and with the BC loss, beside the paper's means."""
+    rows = []
+    for guide in [*GUIDE_LABELS, ""]:
+        row = {"model": GUIDE_LABELS.get(guide, "BC alone")}
+        for with_bc, column in ((False, "without BC loss"), (True, "with BC loss")):
+            sub = runs[(runs["guide"] == guide) & (runs["with_bc"] == with_bc)]["final_raw"] * 100
+            if guide == "" and not with_bc:
+                row[column], row[f"{column} (paper)"] = "", ""
+                continue
+            row[column] = (f"{sub.mean():.1f} ± {sub.std(ddof=1) if len(sub) > 1 else 0.0:.1f} (n={len(sub)})"
+                           if len(sub) else "-")
+            published = (paper.get("bc_alone") if guide == "" else
+                         paper.get("results", {}).get(guide, {}).get("with_bc" if with_bc else "without_bc"))
+            row[f"{column} (paper)"] = f"{published:.1f}" if published is not None else "-"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_guidance(runs: pd.DataFrame, paper: dict, stem: str | os.PathLike, title: str = "") -> list[Path]:
+    """Final success per guidance model, without / with the BC loss: ours as bars (mean, with the seeds
+    as dots), the paper's as crosses; BC alone as lines."""
+    guided = runs[runs["guide"] != ""]
+    guided = guided.assign(model=guided["guide"].map(GUIDE_LABELS), success=guided["final_raw"] * 100,
+                           loss=guided["with_bc"].map({False: "w/o BC", True: "with BC"}))
+    order, hues = list(GUIDE_LABELS.values()), ["w/o BC", "with BC"]
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        sns.barplot(guided, x="model", y="success", hue="loss", order=order, hue_order=hues, errorbar=None,
+                    alpha=0.7, ax=ax)
+        sns.stripplot(guided, x="model", y="success", hue="loss", order=order, hue_order=hues, dodge=True,
+                      color="black", size=3, legend=False, ax=ax)
+        for i, guide in enumerate(GUIDE_LABELS):
+            for offset, key in ((-0.2, "without_bc"), (0.2, "with_bc")):
+                published = paper.get("results", {}).get(guide, {}).get(key)
+                if published is not None:
+                    ax.scatter(i + offset, published, marker="x", color="crimson", zorder=5,
+                               label="paper" if (i, key) == (0, "without_bc") else None)
+        bc = runs[runs["guide"] == ""]["final_raw"] * 100
+        if len(bc):
+            ax.axhline(bc.mean(), color="grey", linewidth=1, label="BC alone (ours)")
+        if paper.get("bc_alone") is not None:
+            ax.axhline(paper["bc_alone"], color="crimson", linestyle="--", linewidth=1, label="BC alone (paper)")
+        ax.set_xlabel("guidance model")
+        ax.set_ylabel("Maze success (%)")
+        ax.set_ylim(0, 105)
+        ax.legend(frameon=False, fontsize=7, loc="lower right")
+        fig.suptitle(with_title("Generative-model ablation", title), fontsize=11)
+        fig.tight_layout()
+    return save_pdf_png(fig, stem)
+
+
+def write_guidance_report(scores_path: str | os.PathLike, paper_results: str | os.PathLike, out: str | os.PathLike,
+                          title: str = "") -> list[Path]:
+    """guidance.csv (per run), guidance.md (the table beside the paper's) and guidance.pdf/.png."""
+    runs = load_guidance_runs(scores_path)
+    paper = read_yaml(paper_results).get("maze_guidance_ablation") or {}
+    table = guidance_table(runs, paper)
+    note = ("DBC's guidance term from each generative model of the expert [s, a] pairs (methods/guidance.py: the "
+            "model's own loss on the agent's pair minus the expert's, clamped at 0), without (lambda_BC = 0) and "
+            "with the BC loss; final policy, success in %, mean ± std over n seeds. Paper: means only "
+            f"(config/paper_results.yaml){'; ' + title if title else ''}.")
+    out = Path(out)
+    return [write_csv_atomic(out / "guidance.csv", runs),
+            write_text_atomic(out / "guidance.md",
+                              f"# Generative-model ablation (Maze)\n\n{markdown_table(table)}\n\n- {note}\n"),
+            *plot_guidance(runs, paper, out / "guidance", title)]

@@ -12,3 +12,4 @@ REPORT_FILES = (
 )
 GENERALIZATION_FILES = tuple(f"generalization.{ext}" for ext in ("md", "tex", "csv", "pdf", "png"))
 SENSITIVITY_FILES = tuple(f"sensitivity.{ext}" for ext in ("csv", "md", "pdf", "png"))
+GUIDANCE_FILES = tuple(f"guidance.{ext}" for ext in ("csv", "md", "pdf", "png"))

@@ -57,6 +57,9 @@ EXPERIMENTS_INDEX = (
      "regularization/README.md"),
     ("lambda_sweep", "DBC over the authors' lambda_DM grid (lambda_sweep/sensitivity.png: final score "
      "against lambda_DM).", "lambda_sweep/sensitivity.md"),
+    ("generative_ablation", "Maze: DBC's guidance from an EBM, a VAE, a GAN or the diffusion model, without "
+     "and with the BC loss, beside the paper's table (generative_ablation/guidance.png).",
+     "generative_ablation/guidance.md"),
 )
 
 NORMALISATION_NOTE = ("Normalised score: success rate in [0, 1]; return tasks "

@@ -108,3 +108,25 @@ def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):
     values = read_yaml(base_file) if files_task else {}
     values.update(_overrides(read_yaml(budget_file), "diffusion_model", task, _tasks(), f"{budget_file}: "))
     return from_values(Config, values, f"{base_file} (+ {budget_file}) for the diffusion model")
+
+
+def resolve_guidance_model(config_dir: str | Path, budget: str, task: str, kind: str):
+    """A guidance model of the generative-model ablation (methods/guidance.py): the diffusion model's
+    resolved training settings for the task (width, epochs, batch, learning rate: the same size and
+    schedule), then config/guidance_model/<task>.yaml where present, the budget's `guidance_model`
+    overrides, and the kind."""
+    import dataclasses
+
+    from methods.guidance import Config
+
+    config_dir = Path(config_dir)
+    budget_file = config_dir / "budgets" / f"{budget}.yaml"
+    fields = {f.name for f in dataclasses.fields(Config)}
+    dm = dataclasses.asdict(resolve_diffusion_model(config_dir, budget, task))
+    values = {name: value for name, value in dm.items() if name in fields}
+    own = config_dir / "guidance_model" / f"{task}.yaml"
+    if own.is_file():
+        values.update(read_yaml(own))
+    values.update(_overrides(read_yaml(budget_file), "guidance_model", task, _tasks(), f"{budget_file}: "))
+    values["kind"] = kind
+    return from_values(Config, values, f"{own} (+ the diffusion model's, {budget_file}) for the {kind} model")

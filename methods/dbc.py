@@ -48,16 +48,9 @@ class DBCPolicy(bc.Policy):
         return self
 
     def dm_losses(self, obs: torch.Tensor, act: torch.Tensor, pred: torch.Tensor):
-        """(agent, expert) denoising losses under shared timesteps and noise."""
-        schedule, net = self.dm.schedule, self.dm.net
-        t = schedule.antithetic_timesteps(obs.shape[0], obs.device)
-        noise = torch.randn(obs.shape[0], obs.shape[1] + act.shape[1], device=obs.device)
-        expert_pair = torch.cat([obs, act], dim=1)
-        agent_pair = torch.cat([obs, pred], dim=1)
-        with torch.no_grad():  # the expert term is a constant for the policy
-            expert = F.mse_loss(net(schedule.add_noise(expert_pair, noise, t), t), noise)
-        agent = F.mse_loss(net(schedule.add_noise(agent_pair, noise, t), t), noise)
-        return agent, expert
+        """(agent, expert) losses of the frozen model: for the diffusion model, the denoising losses
+        under shared timesteps and noise (each guidance model's `guidance`, methods/guidance.py)."""
+        return self.dm.guidance(obs, act, pred)
 
     def loss(self, obs: torch.Tensor, act: torch.Tensor):
         pred = self.net(obs)
@@ -94,5 +87,7 @@ def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) 
 METHOD = MethodSpec(
     name="dbc", label="DBC", config=Config, build=build, needs=("diffusion_model",), config_base="bc", rank=1,
     # The authors' ablation: L_DM = the agent's denoising loss, without subtracting the expert's.
-    variants=(Variant("dbc_nonorm", "DBC w/o normalisation", {"normalize_dm_loss": False}, rank=6),),
+    variants=(Variant("dbc_nonorm", "DBC w/o normalisation", {"normalize_dm_loss": False}, rank=6),
+              # The generative-model ablation's diffusion row without the BC loss (methods/guidance.py).
+              Variant("dbc_nobc", "DM w/o BC loss", {"lambda_bc": 0.0}, rank=27)),
 )

@@ -93,6 +93,21 @@ class DiffusionModel(nn.Module):
         loss = F.mse_loss(self.net(self.schedule.add_noise(x0, noise, t), t), noise)
         return loss, {}
 
+    def guidance(self, obs: torch.Tensor, act: torch.Tensor, pred: torch.Tensor):
+        """DBC's terms: the denoising losses of the agent's [s, a_hat] and the expert's [s, a] under the
+        same timesteps and noise; the expert's is a constant for the policy."""
+        t = self.schedule.antithetic_timesteps(obs.shape[0], obs.device)
+        noise = torch.randn(obs.shape[0], obs.shape[1] + act.shape[1], device=obs.device)
+        expert_pair = torch.cat([obs, act], dim=1)
+        agent_pair = torch.cat([obs, pred], dim=1)
+        with torch.no_grad():
+            expert = F.mse_loss(self.net(self.schedule.add_noise(expert_pair, noise, t), t), noise)
+        agent = F.mse_loss(self.net(self.schedule.add_noise(agent_pair, noise, t), t), noise)
+        return agent, expert
+
+    def heldout_loss(self, obs: torch.Tensor, act: torch.Tensor) -> float:
+        return heldout_loss(self, obs, act)
+
     def act(self, obs: torch.Tensor) -> torch.Tensor:  # pragma: no cover - not a policy
         raise NotImplementedError("the diffusion model is not a policy")
 
@@ -121,24 +136,26 @@ def save_checkpoint(model: DiffusionModel, obs_mean: torch.Tensor, act_mean: tor
 
 
 def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path, budget: str = "", seed: int = 0,
-             threads: int = 1, device: str = "auto", eval_points: int = 10, code: str = "") -> None:
-    """DBC's first stage: a diffusion model of the expert [s, a] pairs, with its held-out loss
-    curve; model.pt, written last, marks a finished pre-training."""
+             threads: int = 1, device: str = "auto", eval_points: int = 10, code: str = "",
+             model_class: type = DiffusionModel, config_class: type = Config, what: str = "diffusion model") -> None:
+    """DBC's first stage: a generative model of the expert [s, a] pairs (the diffusion model, or a
+    `model_class` of methods/guidance.py for the ablation), with its held-out loss curve; model.pt,
+    written last, marks a finished pre-training."""
     wall_start = time.perf_counter()
     task = envs.get_task(task_name)
-    cfg = from_values(Config, hyperparameters, "resolved hyperparameters of the diffusion model")
+    cfg = from_values(config_class, hyperparameters, f"resolved hyperparameters of the {what}")
     set_threads(threads)
     torch_device = select_device(device)
     seed_everything(seed)
     data = load_demonstrations(dataset, task.obs_dim, task.act_dim).to(torch_device)
     train_part, held = data.split(cfg.holdout_fraction, torch.Generator().manual_seed(seed))
-    model = DiffusionModel(task.obs_dim, task.act_dim, cfg).to(torch_device)
-    print(f"diffusion model for {task_name}: width {cfg.width}, {len(train_part)} training / {len(held)} "
+    model = model_class(task.obs_dim, task.act_dim, cfg).to(torch_device)
+    print(f"{what} for {task_name}: width {cfg.width}, {len(train_part)} training / {len(held)} "
           f"held-out pairs, {cfg.total_updates(len(train_part))} updates on {torch_device}", flush=True)
-    initial = heldout_loss(model, held.obs, held.act)
+    initial = model.heldout_loss(held.obs, held.act)
 
     def evaluate(m) -> list[dict]:
-        loss = heldout_loss(m, held.obs, held.act)
+        loss = m.heldout_loss(held.obs, held.act)
         print(f"held-out denoising loss {loss:.4f} (at initialisation {initial:.4f})", flush=True)
         return [{"heldout_loss": loss}]
 

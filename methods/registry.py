@@ -32,8 +32,9 @@ import yaml
 
 from dbc_bench.errors import BenchError
 
-# What a method may declare in `needs`: the input it receives from an earlier stage.
-NEEDS = ("diffusion_model",)
+# What a method may declare in `needs`: the input it receives from an earlier stage (DBC's diffusion
+# model; the ablation's guidance models, methods/guidance.py).
+NEEDS = ("diffusion_model", "ebm_model", "vae_model", "gan_model")
 # Methods outside the repository: importable module names (config key `method_modules`), and an
 # installed package's entry points.
 MODULES_VARIABLE = "DBC_METHOD_MODULES"
@@ -122,6 +123,14 @@ def _value(text: str):
 _REGISTRY: dict[str, MethodSpec] | None = None
 
 
+def declared(module) -> list[MethodSpec]:
+    """A module's methods: its METHOD, or its METHODS (several methods sharing one module's code)."""
+    spec = getattr(module, "METHOD", None)
+    if isinstance(spec, MethodSpec):
+        return [spec]
+    return [s for s in getattr(module, "METHODS", ()) if isinstance(s, MethodSpec)]
+
+
 def use_modules(names: list[str]) -> None:
     """Register the methods of these importable modules too, here and in every job this process
     starts (they inherit DBC_METHOD_MODULES); the config key `method_modules` calls this."""
@@ -129,7 +138,7 @@ def use_modules(names: list[str]) -> None:
     for name in names:
         if not name or not all(part.isidentifier() for part in name.split(".")):
             raise BenchError(f"'{name}' is not a module name (e.g. mypkg.mymethod)")
-        if not isinstance(getattr(_import(name, ""), "METHOD", None), MethodSpec):
+        if not declared(_import(name, "")):
             raise BenchError(f"module '{name}' declares no METHOD = MethodSpec(...)")
     os.environ[MODULES_VARIABLE] = ",".join(names)
     _REGISTRY = None
@@ -164,18 +173,19 @@ def methods() -> dict[str, MethodSpec]:
                    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)]
         for where, module_name in modules + _external_modules():
             module = _import(module_name, where)
-            spec = getattr(module, "METHOD", None)
-            if not isinstance(spec, MethodSpec):
+            specs = declared(module)
+            if not specs:
                 if module_name.startswith("methods."):
                     continue  # the package's shared modules (core, train, ...)
                 raise BenchError(f"{where}: module '{module_name}' declares no METHOD = MethodSpec(...)")
-            if spec.name in found:
-                if found[spec.name].module == module.__name__:
-                    continue  # named twice (config key and entry point)
-                raise BenchError(f"method '{spec.name}' is declared twice ({found[spec.name].module}, "
-                                 f"{module.__name__})")
-            object.__setattr__(spec, "module", module.__name__)
-            found[spec.name] = spec
+            for spec in specs:
+                if spec.name in found:
+                    if found[spec.name].module == module.__name__:
+                        continue  # named twice (config key and entry point)
+                    raise BenchError(f"method '{spec.name}' is declared twice ({found[spec.name].module}, "
+                                     f"{module.__name__})")
+                object.__setattr__(spec, "module", module.__name__)
+                found[spec.name] = spec
         _REGISTRY = found
     return _REGISTRY
 

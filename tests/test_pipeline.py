@@ -228,3 +228,19 @@ def test_one_short_episode_is_recorded_as_video_and_linked(smoke_run):
     assert 1 <= record["episodes"][0]["length"] <= 50
     links = video_links([folder], smoke_run / "paper" / "smoke")
     assert "](../../results/smoke/videos/fetch_pick/bc/seed1/episode-0.mp4)" in links[0]
+
+
+def test_generative_ablation_target(smoke_run):
+    """`snakemake generative_ablation` with one method of each guidance model (smoke sizes): the models are
+    pre-trained, the guided runs train, and the table sets them beside the paper's numbers."""
+    ablation = "experiments={generative_ablation: {tasks: [maze], methods: [bc, dbc_ebm, dbc_vae_nobc, dbc_gan]}}"
+    proc = snakemake(smoke_run, workflow_env(smoke_run), "--cores", "2", "generative_ablation", "--config",
+                     "budget=smoke", ablation)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for kind in ("ebm", "vae", "gan"):
+        assert (smoke_run / f"results/smoke/guidance_model/maze/{kind}/model.pt").is_file()
+    run = json.loads((smoke_run / "results/smoke/runs/maze/dbc_vae_nobc/seed1/run.json").read_text())
+    assert list(run["inputs"]) == ["vae_model"] and run["config"]["lambda_bc"] == 0.0
+    table = (smoke_run / "paper/smoke/generative_ablation/guidance.md").read_text()
+    assert "| EBM | - | 20.3 |" in table and "| VAE |" in table and "(n=3)" in table and "| BC alone |" in table
+    assert (smoke_run / "paper/smoke/generative_ablation/guidance.png").stat().st_size > 10_000

@@ -16,14 +16,14 @@ import envs
 import envs.demos
 import envs.importing
 import envs.shipped
-from analysis.files import GENERALIZATION_FILES, REPORT_FILES, SENSITIVITY_FILES
+from analysis.files import GENERALIZATION_FILES, GUIDANCE_FILES, REPORT_FILES, SENSITIVITY_FILES
 from analysis.reference import check_shipped_runs
 from dbc_bench import kernels, seeds, tracking
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_yaml
 from methods import registry
-from methods.config import check_budget_methods, resolve, resolve_diffusion_model
+from methods.config import check_budget_methods, resolve, resolve_diffusion_model, resolve_guidance_model
 
 # Importing dbc_bench set the pinned CPU kernel variables (dbc_bench.kernels) in this process's
 # environment; every job inherits them, so each job's numerical libraries load pinned.
@@ -238,7 +238,14 @@ def shipped_demo_inputs(wildcards):
 
 
 # What a method may need from an earlier stage (registry `needs`), per task.
-NEED_PATHS = {"diffusion_model": lambda task, results: f"{results}/diffusion_model/{task}/model.pt"}
+NEED_PATHS = {
+    "diffusion_model": lambda task, results: f"{results}/diffusion_model/{task}/model.pt",
+    # the generative-model ablation's guidance models (methods/guidance.py)
+    **{
+        f"{kind}_model": lambda task, results, kind=kind: f"{results}/guidance_model/{task}/{kind}/model.pt"
+        for kind in ("ebm", "vae", "gan")
+    },
+}
 
 
 def method_inputs(wildcards):
@@ -263,6 +270,11 @@ def _resolved(method, task):
 
 def method_hyperparameters(wildcards):
     return _resolved(wildcards.method, wildcards.task)
+
+
+def guidance_model_hyperparameters(wildcards):
+    cfg = checked("guidance model", lambda: resolve_guidance_model("config", BUDGET, wildcards.task, wildcards.kind))
+    return shlex.quote(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
 
 
 def diffusion_model_hyperparameters(wildcards):
@@ -360,7 +372,7 @@ REPORT_FIGURES = (
 
 GENERALIZATION = config["experiments"]["generalization"]
 SWEEP = config["experiments"]["lambda_sweep"]
-EXPERIMENTS = ("ablation", "regularization", "lambda_sweep")
+EXPERIMENTS = ("ablation", "regularization", "lambda_sweep", "generative_ablation")
 
 
 def experiment_methods(name):

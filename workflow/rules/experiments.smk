@@ -128,6 +128,38 @@ rule sweep_report:
         "--registry {params.registry} --out {params.out_dir} --title '{params.title}' > {log} 2>&1"
 
 
+rule guidance_report:
+    input:
+        scores=f"{PAPER}/generative_ablation/scores.csv",
+        paper_results="config/paper_results.yaml",
+    output:
+        [f"{PAPER}/generative_ablation/{name}" for name in GUIDANCE_FILES],
+    log:
+        f"{LOGS}/guidance_report.log",
+    benchmark:
+        f"{BENCH}/guidance_report.tsv"
+    conda:
+        SOFTWARE
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    params:
+        out_dir=lambda wc, output: Path(output[0]).parent,
+        title=f"budget: {BUDGET}",
+        code=code("guidance_report.py"),
+    shell:
+        "python workflow/scripts/guidance_report.py --scores {input.scores} --paper-results {input.paper_results} "
+        "--out {params.out_dir} --title '{params.title}' > {log} 2>&1"
+
+
+rule generative_ablation:
+    input:
+        f"{PAPER}/generative_ablation/main_table.md",
+        rules.guidance_report.output,
+        [f"{d}/eval_final.csv" for d in experiment_run_dirs("generative_ablation")],
+
+
 rule ablation:
     input:
         f"{PAPER}/ablation/main_table.md",

@@ -1,4 +1,5 @@
-# DBC's first stage: one diffusion model of expert [s, a] pairs per task.
+# DBC's first stage: one diffusion model of expert [s, a] pairs per task; for the generative-model
+# ablation, an EBM, a VAE and a GAN of the same pairs (methods/guidance.py).
 
 
 rule pretrain_dm:
@@ -30,3 +31,35 @@ rule pretrain_dm:
         "python workflow/scripts/pretrain_dm.py --task {wildcards.task} --hyperparameters {params.hyperparameters} "
         "--budget {params.budget} --dataset {input.dataset} --out-dir {params.out_dir} --threads {threads} "
         "--device {params.device} --code {params.code} > {log} 2>&1"
+
+
+rule pretrain_guidance:
+    input:
+        summary="{results}/data/{task}.json",
+        dataset="{results}/datasets/dbc/{task}/expert-v0",
+    output:
+        model="{results}/guidance_model/{task}/{kind}/model.pt",
+        curve="{results}/guidance_model/{task}/{kind}/loss_curve.csv",
+        timing="{results}/guidance_model/{task}/{kind}/timing.json",
+    log:
+        "{results}/logs/pretrain_guidance/{task}/{kind}.log",
+    benchmark:
+        "{results}/benchmarks/pretrain_guidance/{task}/{kind}.tsv"
+    wildcard_constraints:
+        kind="ebm|vae|gan",
+    conda:
+        SOFTWARE
+    threads: config["train_threads"]
+    resources:
+        runtime=600,
+        mem_mb=4000,
+    params:
+        out_dir=lambda wc: f"{wc.results}/guidance_model/{wc.task}/{wc.kind}",
+        budget=BUDGET,
+        hyperparameters=guidance_model_hyperparameters,
+        device=config["device"],
+        code=code("pretrain_guidance.py"),
+    shell:
+        "python workflow/scripts/pretrain_guidance.py --task {wildcards.task} "
+        "--hyperparameters {params.hyperparameters} --budget {params.budget} --dataset {input.dataset} "
+        "--out-dir {params.out_dir} --threads {threads} --device {params.device} --code {params.code} > {log} 2>&1"

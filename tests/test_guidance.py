@@ -1,0 +1,91 @@
+"""The generative-model ablation's guidance models (methods/guidance.py): each learns the toy expert,
+its guidance term is zero when the agent's pair is the expert's, positive when it is off, and its
+gradients reach the policy only; a checkpoint of another kind or dataset is refused."""
+import pytest
+import torch
+
+from dbc_bench.errors import BenchError
+from methods import dbc, guidance, registry
+from methods.diffusion import save_checkpoint
+from methods.train import fit
+from tests.test_methods import toy_demos
+
+
+@pytest.fixture(scope="module", params=guidance.KINDS)
+def trained(request, tmp_path_factory):
+    """A small model of each kind fit to the toy expert a = tanh(1.5 s) (2-D state, 2-D action)."""
+    torch.manual_seed(0)
+    data = toy_demos(n=2048, obs_dim=2, act_dim=2)
+    cfg = guidance.Config(kind=request.param, width=64, epochs=60, batch_size=256, lr=2e-3, lr_decay="constant",
+                          counter_examples=32)
+    model = guidance.MODELS[request.param](2, 2, cfg)
+    initial = model.heldout_loss(data.obs, data.act)
+    fit(model, data, cfg, evaluate=lambda m: [], eval_points=1, state_path=tmp_path_factory.mktemp("g") / "s.pt")
+    return request.param, model, data, initial
+
+
+def test_each_model_learns_the_toy_expert(trained):
+    kind, model, data, initial = trained
+    final = model.heldout_loss(data.obs, data.act)
+    if kind == "gan":  # its loss moves with its generator: check that it tells expert pairs from others
+        off = torch.rand(data.act.shape, generator=torch.Generator().manual_seed(1)) * 4 - 2
+        with torch.no_grad():
+            assert model.pair_loss(data.obs, data.act, None).mean() < model.pair_loss(data.obs, off, None).mean()
+    else:
+        assert final < 0.9 * initial, (kind, initial, final)
+
+
+def policy_for(model, lambda_bc=1.0):
+    return dbc.DBCPolicy(2, 2, dbc.Config(hidden=[32], lambda_bc=lambda_bc), model)
+
+
+def test_the_term_is_zero_when_agent_and_expert_pairs_are_equal(trained):
+    _, model, data, _ = trained
+    agent, expert = policy_for(model).dm_losses(data.obs[:256], data.act[:256], data.act[:256])
+    assert agent.item() == pytest.approx(expert.item(), abs=1e-6)
+
+
+def test_the_term_is_positive_off_the_expert_and_its_gradients_reach_the_policy_only(trained):
+    kind, model, data, _ = trained
+    policy = policy_for(model)
+    obs, act = data.obs[:512], data.act[:512]
+    with torch.no_grad():
+        policy.net[-1].bias.fill_(2.0)  # actions far from the expert's
+    _, stats = policy.loss(obs, act)
+    if kind == "gan":  # a discriminator is no density: far-off pairs may look no less real than the expert's
+        assert stats["dm_agent"].item() != pytest.approx(stats["dm_expert"].item(), abs=1e-4)
+    else:
+        assert stats["dm_loss"].item() > 0, kind
+    model.zero_grad(set_to_none=True)
+    agent, _ = policy.dm_losses(obs, act, policy.net(obs))
+    agent.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in policy.parameters())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_without_the_bc_loss_only_the_guidance_trains_the_policy(trained):
+    _, model, data, _ = trained
+    loss, stats = policy_for(model, lambda_bc=0.0).loss(data.obs[:128], data.act[:128])
+    assert loss.item() == pytest.approx(stats["dm_loss"].item(), rel=1e-6)
+
+
+def test_checkpoints_of_another_kind_or_dataset_are_refused(trained, tmp_path):
+    kind, model, data, _ = trained
+    path = tmp_path / "model.pt"
+    save_checkpoint(model, data.obs_norm.mean, data.act_norm.mean, path)
+    loaded = guidance.load_guidance_model(path, kind, 2, 2, data.obs_norm, data.act_norm)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+    other = next(k for k in guidance.KINDS if k != kind)
+    with pytest.raises(BenchError, match=f"a '{kind}' model, not the '{other}'"):
+        guidance.load_guidance_model(path, other, 2, 2)
+    shifted = toy_demos(n=256, obs_dim=2, act_dim=2, seed=1)
+    shifted.obs_norm.mean += 1.0
+    with pytest.raises(BenchError, match="other observation statistics"):
+        guidance.load_guidance_model(path, kind, 2, 2, shifted.obs_norm, None)
+
+
+def test_the_ablation_methods_are_registered_with_their_inputs():
+    for kind in guidance.KINDS:
+        run = registry.parse(f"dbc_{kind}_nobc")
+        assert run.method.needs == (f"{kind}_model",) and run.variant.overrides == {"lambda_bc": 0.0}
+    assert registry.parse("dbc_nobc").variant.overrides == {"lambda_bc": 0.0}

@@ -1,0 +1,32 @@
+"""Pre-train one guidance model of the generative-model ablation (an EBM, a VAE or a GAN of one task's
+expert [s, a] pairs; methods.guidance.pretrain); --hyperparameters holds its resolved config, kind included."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dbc_bench.errors import run_stage
+from methods import guidance
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--task", required=True)
+    p.add_argument("--hyperparameters", required=True, type=json.loads, help="JSON: the resolved config")
+    p.add_argument("--budget", default="")
+    p.add_argument("--dataset", required=True, type=Path)
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
+    args = p.parse_args(argv)
+    return run_stage(lambda: guidance.pretrain(
+        args.task, args.hyperparameters, args.dataset, args.out_dir, budget=args.budget, seed=args.seed,
+        threads=args.threads, device=args.device, code=args.code))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
