@@ -29,14 +29,16 @@ PALETTE_SIZE = 10
 def method_palette(methods: Iterable[str], registry: Registry = Registry()) -> dict[str, tuple[float, float, float]]:
     """Fixed colour-blind colours: a registry method always takes the colour at its position in
     the registry; other methods take the following palette entries in alphabetical order
-    (cycling after ten)."""
-    colours = sns.color_palette("colorblind", PALETTE_SIZE)
+    (cycling after 26, for registry methods too)."""
+    # colour-blind safe first; the generative-model ablation's methods take the next palettes' colours
+    colours = [*sns.color_palette("colorblind", PALETTE_SIZE), *sns.color_palette("Dark2", 8),
+               *sns.color_palette("Set2", 8)]
     canonical = list(registry.methods)
     out = {}
     extra = 0
     for m in registry.order_methods(methods):
         if m in canonical:
-            out[m] = tuple(colours[canonical.index(m)])
+            out[m] = tuple(colours[canonical.index(m) % len(colours)])
         else:
             out[m] = tuple(colours[(len(canonical) + extra) % len(colours)])
             extra += 1

@@ -60,7 +60,8 @@ rule record_videos:
         device=config["device"],
         code=method_code("evaluate_policy.py"),
     shell:
-        "MUJOCO_GL=${{VIDEO_MUJOCO_GL:-osmesa}} python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} "
+        "MUJOCO_GL=${{VIDEO_MUJOCO_GL:-osmesa}} PYOPENGL_PLATFORM=${{VIDEO_MUJOCO_GL:-osmesa}} "
+        "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} "
         "--videos-out {output} --episodes {params.episodes} --env-kwargs {params.env_kwargs} "
         "--device {params.device} > {log} 2>&1"
 
