@@ -68,11 +68,17 @@ def load_diffusion_model(path, obs_dim: int, act_dim: int, obs_norm=None, act_no
     require_keys(ckpt, ("model", "config", "obs_mean", "act_mean"), path, "a diffusion-model checkpoint")
     model = DiffusionModel(obs_dim, act_dim, DMConfig(**ckpt["config"]))
     load_state_checked(model, ckpt["model"], str(path))
+    check_data_statistics(path, ckpt, obs_norm, act_norm, "pretrain_dm")
+    return model
+
+
+def check_data_statistics(path, ckpt: dict, obs_norm, act_norm, rule: str) -> None:
+    """A pre-trained model's checkpoint holds the means of the data it was trained on: refuse it for
+    a dataset with other statistics."""
     for name, norm, saved in (("observation", obs_norm, ckpt["obs_mean"]), ("action", act_norm, ckpt["act_mean"])):
         if norm is not None and not torch.allclose(norm.mean.cpu(), saved, atol=1e-5):
             raise BenchError(f"{path}: trained on other {name} statistics than this dataset; "
-                             f"rerun pretrain_dm on the current data")
-    return model
+                             f"rerun {rule} on the current data")
 
 
 def build(cfg: Config, obs_dim: int, act_dim: int, context: dict | None = None) -> DBCPolicy:

@@ -163,10 +163,7 @@ def load_guidance_model(path, kind: str, obs_dim: int, act_dim: int, obs_norm=No
         raise BenchError(f"{path}: a '{ckpt['config'].get('kind')}' model, not the '{kind}' this method needs")
     model = MODELS[kind](obs_dim, act_dim, Config(**ckpt["config"]))
     load_state_checked(model, ckpt["model"], str(path))
-    for name, norm, saved in (("observation", obs_norm, ckpt["obs_mean"]), ("action", act_norm, ckpt["act_mean"])):
-        if norm is not None and not torch.allclose(norm.mean.cpu(), saved, atol=1e-5):
-            raise BenchError(f"{path}: trained on other {name} statistics than this dataset; "
-                             f"rerun pretrain_guidance on the current data")
+    dbc.check_data_statistics(path, ckpt, obs_norm, act_norm, "pretrain_guidance")
     return model
 
 
