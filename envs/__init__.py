@@ -1,6 +1,6 @@
 """DBC-Bench task environments.
 
-Importing this package registers four gymnasium envs (real env classes with
+Importing this package registers six gymnasium envs (real env classes with
 entry points, so ``env.spec`` rebuilds them, e.g. via Minari's
 ``recover_environment``):
 
@@ -8,9 +8,12 @@ entry points, so ``env.spec`` rebuilds them, e.g. via Minari's
 - ``DBC/FetchPick-v0``: Fetch pick-and-place, narrow sampler (kwarg ``noise_ratio``), 50 steps, success.
 - ``DBC/HandRotate-v0``: Shadow-hand block z-rotation, narrow angles, 50 steps, success.
 - ``DBC/Walker-v0``: Walker2d-v5 on v3's model (``walker2d.xml``), 1000 steps, return (no 'success' in info).
+- ``DBC/Cheetah-v0``: HalfCheetah-v5, whose model is v3's (``half_cheetah.xml``), 1000 steps, return.
+- ``DBC/AntReach-v0``: gymnasium's Ant reaching a goal on a semicircle, 50 steps, success; the one
+  success task that does not terminate on success (as the authors ran it).
 
 All observations are flat float32 Boxes. Success tasks put ``info['success']``
-in the reset info and every step's info and terminate on success; truncation
+in the reset info and every step's info and (but AntReach) terminate on success; truncation
 comes from the registered ``max_episode_steps`` (gymnasium's TimeLimit).
 
 Tasks defined in config without code (``task_definitions``, envs/configured.py) join the registry
@@ -83,6 +86,10 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("hand_rotate", "HandRotate", "DBC/HandRotate-v0", "envs.hand_rotate:HandRotateEnv", "success", 50, 68, 20),
     Task("walker", "Walker", "DBC/Walker-v0", "envs.walker:WalkerEnv", "return", 1000, 17, 6,
          expert_actions="sampled"),
+    Task("cheetah", "Cheetah", "DBC/Cheetah-v0", "envs.cheetah:CheetahEnv", "return", 1000, 17, 6,
+         expert_actions="sampled"),
+    Task("ant_reach", "AntReach", "DBC/AntReach-v0", "envs.ant_reach:AntReachEnv", "success", 50, 42, 8,
+         kwargs={"start_noise": 0.01}),
 )}
 
 

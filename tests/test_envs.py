@@ -9,14 +9,16 @@ from dbc_bench.errors import BenchError
 from envs import TASKS, get_task
 from envs.experts import make_expert
 
-SUCCESS_TASKS = ["maze", "fetch_pick", "hand_rotate"]
+SUCCESS_TASKS = ["maze", "fetch_pick", "hand_rotate", "ant_reach"]
 EXPECTED = {
     "maze": ("DBC/Maze-v0", "success", 400, 6, 2),
     "fetch_pick": ("DBC/FetchPick-v0", "success", 50, 16, 4),
     "hand_rotate": ("DBC/HandRotate-v0", "success", 50, 68, 20),
     "walker": ("DBC/Walker-v0", "return", 1000, 17, 6),
+    "cheetah": ("DBC/Cheetah-v0", "return", 1000, 17, 6),
+    "ant_reach": ("DBC/AntReach-v0", "success", 50, 42, 8),
 }
-N_STEPS = {"maze": 60, "fetch_pick": 20, "hand_rotate": 15, "walker": 60}
+N_STEPS = {"maze": 60, "fetch_pick": 20, "hand_rotate": 15, "walker": 60, "cheetah": 60, "ant_reach": 20}
 
 
 def random_actions(env, n, seed=0):
@@ -35,7 +37,8 @@ def test_task_table():
 
 
 def test_unknown_task():
-    with pytest.raises(BenchError, match="unknown task 'nope'; choose from maze, fetch_pick, hand_rotate, walker"):
+    choices = "maze, fetch_pick, hand_rotate, walker, cheetah, ant_reach"
+    with pytest.raises(BenchError, match=f"unknown task 'nope'; choose from {choices}"):
         get_task("nope")
 
 
@@ -194,3 +197,69 @@ def test_task_make_passes_kwargs():
     env = envs.get_task("fetch_pick").make(noise_ratio=1.25)
     assert env.unwrapped.noise_ratio == 1.25
     assert env.unwrapped.sim_env.noise_ratio == 1.25
+
+
+def test_cheetah_is_v3s_task():
+    """v3's model file, reward (forward velocity - 0.1 |a|^2), reset noise and no early termination."""
+    env = get_task("cheetah").make()
+    sim = env.unwrapped
+    assert sim.fullpath.endswith("half_cheetah.xml") and sim.frame_skip == 5
+    obs, _ = env.reset(seed=0)
+    qpos0, qvel0 = sim.init_qpos, sim.init_qvel
+    starts = np.array([env.reset(seed=s)[0] for s in range(200)])
+    assert np.all(np.abs(starts[:, :8] - qpos0[1:]) <= 0.1)  # positions: uniform +-0.1
+    np.testing.assert_allclose(np.std(starts[:, 8:] - qvel0, axis=0), 0.1, rtol=0.25)  # velocities: N(0, 0.1)
+    env.reset(seed=1)
+    # A huge action is clipped by the env; the reward charges the action as given.
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        action = rng.uniform(-1, 1, 6).astype(np.float32)
+        x_before = sim.data.qpos[0]
+        _, reward, terminated, truncated, info = env.step(action)
+        forward = (sim.data.qpos[0] - x_before) / sim.dt
+        np.testing.assert_allclose(reward, forward - 0.1 * np.square(action).sum(), rtol=1e-5, atol=1e-6)
+        assert not terminated and not truncated and "success" not in info
+    assert env.spec.max_episode_steps == 1000
+
+
+def test_ant_reach_layout_goal_and_start():
+    """42 entries: ant qpos[2:] (13), the goal marker's pose (7), qvel (14), its velocity (6), goal - torso."""
+    env = get_task("ant_reach").make()
+    sim = env.unwrapped
+    assert sim.frame_skip * sim.model.opt.timestep == pytest.approx(0.1)  # the authors' control period
+    goals, starts = [], []
+    for seed in range(200):
+        obs, info = env.reset(seed=seed)
+        goal = sim.goal
+        goals.append(goal)
+        starts.append(sim.data.qpos.copy())
+        assert info["success"] is False
+        np.testing.assert_allclose(obs[:13], sim.data.qpos[2:], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(obs[13:20], [*goal, 0, 1, 0, 0, 0], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(obs[20:34], sim.data.qvel, rtol=1e-6, atol=1e-7)
+        assert np.all(obs[34:40] == 0)
+        np.testing.assert_allclose(obs[40:], goal - sim.data.body("torso").xpos[:2], rtol=1e-6, atol=1e-6)
+    goals, starts = np.array(goals), np.array(starts)
+    np.testing.assert_allclose(np.linalg.norm(goals, axis=1), 5.0)
+    angles = np.arctan2(goals[:, 1], goals[:, 0])
+    assert angles.min() >= 0 and angles.max() <= np.pi and angles.min() < 0.3 and angles.max() > np.pi - 0.3
+    standing = np.array([0, 0, 0.55, 1, 0, 0, 0, 0, 1, 0, -1, 0, -1, 0, 1])
+    noise = starts - standing
+    assert np.abs(noise).max() <= 0.01 and np.abs(noise).max() > 0.009  # start noise 0.01
+
+
+def test_ant_reach_success_reward_and_no_termination():
+    env = get_task("ant_reach").make()
+    sim = env.unwrapped
+    env.reset(seed=0)
+    zero = np.zeros(8, np.float32)
+    _, reward, terminated, _, info = env.step(zero)
+    assert info["success"] is False and not terminated
+    assert reward == pytest.approx(1 - info["distance"] / 5, abs=0.01)  # no action cost; small contact cost
+    # Put the goal 0.4 from the torso: success (within 0.5), and the episode goes on.
+    sim.goal = sim.data.body("torso").xpos[:2] + np.array([0.4, 0.0])
+    _, reward, terminated, truncated, info = env.step(zero)
+    assert info["success"] is True and not terminated and not truncated
+    sim.goal = sim.data.body("torso").xpos[:2] + np.array([0.6, 0.0])
+    _, _, terminated, _, info = env.step(zero)
+    assert info["success"] is False and not terminated
