@@ -1,7 +1,7 @@
 """AntReach task: the authors' Ant goal-reaching task on gymnasium's Ant model.
 
-The task, as the authors ran it (../shared/reference/authors_setup.md; the same lab's earlier
-AntReach, clvrai/goal_prox_il, fills in the details):
+The task, as the authors ran it (their ``AntGoal-v0``: dbc/envs/ant.py and configs/antReach in
+NTURobotLearningLab/DBC):
 
 - the goal lies on the radius-5 semicircle ahead of the ant, at an angle drawn uniformly from
   [0, pi]; 8 torque actions in [-1, 1]; 50 steps; no early termination;
@@ -16,7 +16,7 @@ Differences from the authors' model file, and why:
 - Gymnasium's ``ant.xml`` (the same bodies, joints, ranges and gears as theirs) integrates with a
   0.01 s step; theirs used 0.02 s with 5 frames per action. ``frame_skip`` 10 keeps their 0.1 s
   control period, so that 50 steps are 5 s of motion as in their episodes.
-- Their model carries the goal as a (collision-free) marker body with a free joint, which is why
+- Their model carries the goal as a marker body with a free joint (touching only the floor), which is why
   their observation has 42 entries: qpos[2:] (13 of the ant, 7 of the marker), qvel (14 and 6)
   and goal - torso xy (2). The marker only rests on the floor, so its entries here are its resting
   pose: the goal's xy, height 0, identity orientation and zero velocity. A policy sees the same
