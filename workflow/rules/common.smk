@@ -142,7 +142,8 @@ VERIFY_RESULTS = f"results/verify/{BUDGET}"
 SHIPPED_METHODS = (
     [m for m in config["reference_methods"] if m not in config["methods"]] if config["reference"] == "shipped" else []
 )
-PAPER = f"paper/{BUDGET}-vs-shipped" if config["reference"] == "shipped" else f"paper/{BUDGET}"
+PAPER_SUFFIX = "-vs-shipped" if config["reference"] == "shipped" else ""
+PAPER = f"paper/{BUDGET}{PAPER_SUFFIX}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 

@@ -75,10 +75,11 @@ rule report:
         paper_results="config/paper_results.yaml",
     output:
         report_rule_outputs(),
+    # One file per report folder: a `reference: shipped` report must not overwrite the full report's.
     log:
-        f"{LOGS}/report.log",
+        f"{LOGS}/report{PAPER_SUFFIX}.log",
     benchmark:
-        f"{BENCH}/report.tsv"
+        f"{BENCH}/report{PAPER_SUFFIX}.tsv"
     conda:
         SOFTWARE
     threads: 1
