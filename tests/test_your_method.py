@@ -78,6 +78,8 @@ def test_reference_shipped_trains_only_the_new_method(shipped_then_yours):
     assert all(f"| {label} " in table for label in ("BC", "DBC", "Huber BC"))
     assert "merged the shipped runs of bc, dbc" in (work / "paper/smoke-vs-shipped/README.md").read_text()
     assert "Huber BC" not in (work / "paper/smoke/main_table.md").read_text()  # the shipped report is kept
+    bench = work / "results/smoke/benchmarks"
+    assert (bench / "report.tsv").is_file() and (bench / "report-vs-shipped.tsv").is_file()  # and its timing
 
 
 def test_reference_shipped_refuses_runs_of_another_protocol_or_dataset(shipped_then_yours):
@@ -94,7 +96,7 @@ def test_reference_shipped_refuses_runs_of_another_protocol_or_dataset(shipped_t
         meta_path.write_text(json.dumps({**meta, "dataset_sha256": {"data/main_data.hdf5": "0" * 64}}))
         proc = run(work, env, "all", "--forcerun", "report", config=YOURS)
         assert proc.returncode != 0
-        log = (work / "results/smoke/logs/report.log").read_text()
+        log = (work / "results/smoke/logs/report-vs-shipped.log").read_text()
         assert "dbc/seed2 is not comparable: dataset" in log
     finally:
         meta_path.write_text(original)
