@@ -163,3 +163,23 @@ def test_dag_time_breakdown_per_rule_and_method(tmp_path, capsys):
     assert "| train: bc | 2 | 150 | 75 | 100 | 135 | 300 |" in out
     assert "| train: dbc | 1 | 200 |" in out and "| report | 1 | 10 |" in out
     assert "4 jobs; job wall time 6.0 min in all, 3.0 min at 2 jobs side by side" in out
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "sac"])
+def test_expert_algorithms_tiny_budget(tmp_path, capsys, algorithm):
+    """The PPO-vs-SAC measurement runs end to end on a tiny CPU budget and writes its rows."""
+    from benchmarks import expert_algorithms
+
+    out = tmp_path / f"{algorithm}.csv"
+    assert expert_algorithms.main(["--algorithm", algorithm, "--cpu-minutes", "0.01", "--every", "0.01",
+                                   "--episodes", "1", "--out", str(out)]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["algorithm"] == algorithm and row["env_steps"] > 0 and math.isfinite(row["return_mean"])
+    assert out.read_text().splitlines()[0].startswith("algorithm,cpu_minutes")
+
+
+def test_expert_algorithms_refuses_a_success_task(capsys):
+    from benchmarks import expert_algorithms
+
+    assert expert_algorithms.main(["--algorithm", "ppo", "--task", "ant_reach"]) != 0
+    assert "--task 'ant_reach': this benchmark compares returns" in capsys.readouterr().err
