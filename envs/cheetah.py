@@ -9,21 +9,14 @@ bindings. A return task: its info carries no 'success' key.
 
 from __future__ import annotations
 
-import numpy as np
-from gymnasium import spaces
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
+from envs.mujoco_model import OnV3Model
+
 OBS_DIM = 17
-MODEL = "half_cheetah.xml"  # gymnasium's copy of v3's model
 
 
-class CheetahEnv(HalfCheetahEnv):
+class CheetahEnv(OnV3Model, HalfCheetahEnv):
     """HalfCheetah-v5 on v3's model (default kwargs otherwise) whose observation space is a float32 Box."""
 
-    def __init__(self, **kwargs):
-        super().__init__(xml_file=MODEL, **kwargs)
-        shape = self.observation_space.shape
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=shape, dtype=np.float32)
-
-    def _get_obs(self):
-        return super()._get_obs().astype(np.float32)
+    MODEL = "half_cheetah.xml"  # gymnasium's copy of v3's model

@@ -229,6 +229,25 @@ def _rotate_from_d4rl(arrays: dict) -> dict:
     return out
 
 
+def rotate_to_d4rl(arrays: dict) -> dict:
+    """The inverse of _rotate_from_d4rl: the suite's maze data -> D4RL's maze2d frame (the shipped
+    example file examples/maze_demos_d4rl.pt is written with it)."""
+    def rotate_obs(o: np.ndarray) -> np.ndarray:
+        out = np.empty_like(o)
+        out[:, 0], out[:, 1] = _MAZE_OFFSET - o[:, 1], o[:, 0] + _MAZE_OFFSET
+        out[:, 2], out[:, 3] = -o[:, 3], o[:, 2]
+        out[:, 4], out[:, 5] = _MAZE_OFFSET - o[:, 5], o[:, 4] + _MAZE_OFFSET
+        return out
+
+    out = dict(arrays)
+    for key in ("obs", "next_obs"):
+        if key in out:
+            out[key] = rotate_obs(out[key])
+    actions = out["actions"]
+    out["actions"] = np.stack([-actions[:, 1], actions[:, 0]], axis=1)
+    return out
+
+
 def check(task, arrays: dict, where: str) -> None:
     """Shapes against the task, finite values, and episode boundaries."""
     n = len(arrays["actions"])

@@ -10,23 +10,14 @@ A return task: its info carries no 'success' key (there is no success notion).
 
 from __future__ import annotations
 
-import numpy as np
-from gymnasium import spaces
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
+
+from envs.mujoco_model import OnV3Model
 
 OBS_DIM = 17
 
 
-MODEL = "walker2d.xml"  # gymnasium's copy of v3's model
-
-
-class WalkerEnv(Walker2dEnv):
+class WalkerEnv(OnV3Model, Walker2dEnv):
     """Walker2d-v5 on v3's model (default kwargs otherwise) whose observation space is a float32 Box."""
 
-    def __init__(self, **kwargs):
-        super().__init__(xml_file=MODEL, **kwargs)
-        shape = self.observation_space.shape
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=shape, dtype=np.float32)
-
-    def _get_obs(self):
-        return super()._get_obs().astype(np.float32)
+    MODEL = "walker2d.xml"  # gymnasium's copy of v3's model

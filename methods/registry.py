@@ -10,7 +10,8 @@ method is that module plus its config files, and nothing else.
 
 A method outside the repository registers the same way from its own module, found by either
 - the config key `method_modules: [mypkg.mymethod]` (the Snakefile passes it to every job as
-  DBC_METHOD_MODULES, a comma-separated list of importable module names), or
+  DBC_METHOD_MODULES, a comma-separated list): an importable module name, or the path of a .py file
+  (`path/to/mymethod.py`, imported by its file name, no PYTHONPATH needed), or
 - the entry-point group `dbc_bench.methods` of an installed package (`mymethod = "mypkg.mymethod"`).
 Its per-task config files are optional: `config_dir` (relative to its module's folder) may hold
 <task>.yaml files; without one its Config's defaults apply, then the budget's and the run's overrides.
@@ -20,6 +21,7 @@ Run names: a registered method or variant, optionally with run overrides, `dbc@l
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 import sys
@@ -135,12 +137,20 @@ def use_modules(names: list[str]) -> None:
     """Register the methods of these importable modules too, here and in every job this process
     starts (they inherit DBC_METHOD_MODULES); the config key `method_modules` calls this."""
     global _REGISTRY
+    resolved = []
     for name in names:
-        if not name or not all(part.isidentifier() for part in name.split(".")):
-            raise BenchError(f"'{name}' is not a module name (e.g. mypkg.mymethod)")
+        if name.endswith(".py"):
+            path = Path(name).resolve()
+            if not path.is_file() or not path.stem.isidentifier():
+                raise BenchError(f"method module file '{name}': "
+                                 + ("no such file" if not path.is_file() else "its name is not a module name"))
+            name = str(path)  # jobs may start in another folder (a cluster node): pass them the full path
+        elif not name or "," in name or not all(part.isidentifier() for part in name.split(".")):
+            raise BenchError(f"'{name}' is neither a module name (mypkg.mymethod) nor a .py file")
         if not declared(_import(name, "")):
             raise BenchError(f"module '{name}' declares no METHOD = MethodSpec(...)")
-    os.environ[MODULES_VARIABLE] = ",".join(names)
+        resolved.append(name)
+    os.environ[MODULES_VARIABLE] = ",".join(resolved)
     _REGISTRY = None
     methods()  # a name declared twice is reported here
 
@@ -154,11 +164,23 @@ def _external_modules() -> list[tuple[str, str]]:
 
 
 def _import(module_name: str, where: str):
+    """Import a module by name, or a .py file by its path (as the module of its file name, once)."""
     try:
-        return importlib.import_module(module_name)
+        if not module_name.endswith(".py"):
+            return importlib.import_module(module_name)
+        path = Path(module_name)
+        loaded = sys.modules.get(path.stem)
+        if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
+            return loaded
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # pickling and dataclasses look their module up by name
+        spec.loader.exec_module(module)
+        return module
     except Exception as exc:  # an external module's own import error, or not on the path
+        hint = "" if module_name.endswith(".py") else "; is its folder on PYTHONPATH, or name its .py file"
         raise BenchError(f"{where + ': ' if where else ''}cannot import method module '{module_name}' "
-                         f"({type(exc).__name__}: {exc}); is its folder on PYTHONPATH?") from exc
+                         f"({type(exc).__name__}: {exc}){hint}") from exc
 
 
 def methods() -> dict[str, MethodSpec]:

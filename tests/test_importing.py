@@ -116,6 +116,9 @@ def test_maze_data_in_d4rl_frame_rotates_into_the_suites(tmp_path, maze_data):
 
     d4rl = {**arrays, "obs": to_d4rl(arrays["obs"]), "next_obs": to_d4rl(arrays["next_obs"]),
             "actions": np.stack([-arrays["actions"][:, 1], arrays["actions"][:, 0]], axis=1)}
+    exported = importing.rotate_to_d4rl(arrays)  # what wrote the shipped example file
+    for key in ("obs", "next_obs", "actions"):
+        np.testing.assert_array_equal(exported[key], d4rl[key])
     data, summary = imported(tmp_path, {"path": write_authors(tmp_path / "d4rl.pt", d4rl), "frame": "d4rl"})
     obs, act = pairs(data)
     np.testing.assert_allclose(obs, arrays["obs"], atol=1e-5)

@@ -14,7 +14,6 @@ from dbc_bench.errors import BenchError
 from dbc_bench.fields import from_values, option
 from methods import registry
 from methods.config import resolve
-from tests.test_importing import flat, random_episodes, write_authors
 from tests.test_pipeline import planned_runs
 
 
@@ -197,11 +196,15 @@ def test_readme_commands_plan(workflow_copy):
     shutil.copytree(ROOT / "examples", work / "examples")
     shutil.copytree(ROOT / "results" / "default" / "runs", work / "results" / "default" / "runs",
                     ignore=shutil.ignore_patterns("*.pt"))  # the shipped runs, as a fresh clone has them
+    # As the README writes them: the method by its file, no PYTHONPATH; the overlay's shipped data file.
+    proc = snakemake(work, env, "-n", "--cores", "2", "all", "--config",
+                     "method_modules=[examples/huber_bc/huber_bc.py]", "methods=[huber_bc]", "reference=shipped")
+    assert {method for _, method, _ in planned_runs(proc)} == {"huber_bc"}, proc.stderr[-2000:]
+    # ... or by its module name, its folder on PYTHONPATH.
     yours = {**env, "PYTHONPATH": f"{env['PYTHONPATH']}:{work / 'examples' / 'huber_bc'}"}
     proc = snakemake(work, yours, "-n", "--cores", "2", "all", "--config", "method_modules=[huber_bc]",
                      "methods=[huber_bc]", "reference=shipped")
     assert {method for _, method, _ in planned_runs(proc)} == {"huber_bc"}
-    write_authors(work / "my_maze_demos.pt", flat(random_episodes("maze", 2, steps=20)))
     proc = snakemake(work, env, "-n", "--cores", "2", "all", "--configfile", "examples/my_data.yaml")
     assert proc.returncode == 0 and "import_demos.py --task maze" in proc.stdout, proc.stderr[-2000:]
 

@@ -32,9 +32,10 @@ def your_setup(tmp_path_factory):
     modules = base / "my_methods"
     modules.mkdir()
     shutil.copy(ROOT / "examples" / "huber_bc" / "huber_bc.py", modules / "huber_bc.py")
-    env["PYTHONPATH"] = f"{work}:{modules}"
+    env["PYTHONPATH"] = str(work)  # the method is named by its file: every job imports it from there
     data = write_authors(base / "my_maze_demos.pt", flat(random_episodes("maze", 4, steps=60)))
-    (work / "mine.yaml").write_text(yaml.safe_dump({"method_modules": ["huber_bc"], "datasets": {"maze": data}}))
+    (work / "mine.yaml").write_text(yaml.safe_dump({"method_modules": [str(modules / "huber_bc.py")],
+                                                    "datasets": {"maze": data}}))
     return work, env
 
 
@@ -107,6 +108,10 @@ def test_an_unimportable_method_module_is_one_line(your_setup):
     proc = snakemake(work, env, "-n", "all", "--config", *SMOKE, "method_modules=[no_such_module]")
     assert proc.returncode == 1
     assert "error: config 'method_modules': cannot import method module 'no_such_module'" in proc.stderr
+    proc = snakemake(work, env, "-n", "all", "--config", *SMOKE, "method_modules=[my_methods/no_such_file.py]")
+    assert proc.returncode == 1
+    assert "error: config 'method_modules': method module file 'my_methods/no_such_file.py': no such file" \
+        in proc.stderr
 
 
 def test_an_entry_point_registers_an_installed_method(your_setup, tmp_path):
@@ -116,7 +121,7 @@ def test_an_entry_point_registers_an_installed_method(your_setup, tmp_path):
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: huber-bc-pkg\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[dbc_bench.methods]\nhuber_bc = huber_bc\n")
-    env = {**env, "PYTHONPATH": f"{env['PYTHONPATH']}:{tmp_path}"}
+    env = {**env, "PYTHONPATH": f"{env['PYTHONPATH']}:{tmp_path}:{work.parent / 'my_methods'}"}
     code = "from methods import registry; print(registry.labels()['huber_bc'])"
     done = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True)
     assert done.stdout.strip() == "Huber BC", done.stderr[-2000:]
