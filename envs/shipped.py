@@ -41,6 +41,9 @@ def card_path(task: str) -> Path:
 def recipe(task: str, data: dict, expert_seed: int, eval_env_kwargs: dict, expert_file: Path | None) -> dict:
     """Everything that decides a dataset's bytes apart from the code (which the tests and the
     `verify` target check by regenerating)."""
+    if expert_file is not None and not expert_file.is_file():
+        raise BenchError(f"{expert_file}: the RL expert of '{task}' is missing; restore it (git checkout -- "
+                         f"{expert_file}) or train one (--config experts=retrained)")
     return {"task": task, "data": dict(sorted(data.items())), "expert_seed": int(expert_seed),
             "eval_env_kwargs": dict(sorted(eval_env_kwargs.items())),
             "expert_sha256": sha256_file(expert_file) if expert_file is not None else None}

@@ -77,6 +77,10 @@ def check_data_statistics(path, ckpt: dict, obs_norm, act_norm, rule: str) -> No
     a dataset with other statistics."""
     for name, norm, saved in (("observation", obs_norm, ckpt["obs_mean"]), ("action", act_norm, ckpt["act_mean"])):
         if norm is not None and not torch.allclose(norm.mean.cpu(), saved, atol=1e-5):
+            raw = [not bool(mean.abs().max() > 0) for mean in (norm.mean.cpu(), saved)]
+            if raw[0] != raw[1]:  # one z-scores the data and the other does not: the configs disagree
+                raise BenchError(f"{path}: trained with normalize: {str(not raw[1]).lower()}, this policy uses "
+                                 f"normalize: {str(not raw[0]).lower()}; set the same in both configs")
             raise BenchError(f"{path}: trained on other {name} statistics than this dataset; "
                              f"rerun {rule} on the current data")
 

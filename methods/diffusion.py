@@ -147,7 +147,9 @@ def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path
     set_threads(threads)
     torch_device = select_device(device)
     seed_everything(seed)
-    data = load_demonstrations(dataset, task.obs_dim, task.act_dim).to(torch_device)
+    # normalize: false trains on raw pairs (the authors' AntReach model); DBC's policy must then not
+    # z-score either, which the data statistics in the checkpoint enforce (methods.dbc).
+    data = load_demonstrations(dataset, task.obs_dim, task.act_dim, normalize=cfg.normalize).to(torch_device)
     train_part, held = data.split(cfg.holdout_fraction, torch.Generator().manual_seed(seed))
     model = model_class(task.obs_dim, task.act_dim, cfg).to(torch_device)
     print(f"{what} for {task_name}: width {cfg.width}, {len(train_part)} training / {len(held)} "

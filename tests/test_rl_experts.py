@@ -36,9 +36,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def train_tiny(task: str, tmp: Path) -> Path:
+def train_tiny(task: str, tmp: Path, **changes) -> Path:
     config = tmp / f"{task}.yaml"
-    config.write_text(yaml.safe_dump(TINY[task]))
+    config.write_text(yaml.safe_dump({**TINY[task], **changes}))
     out = tmp / "out"
     # In-process (the CLI's main) rather than a subprocess: importing torch, SB3 and mujoco again
     # would cost more than the training itself.
@@ -79,6 +79,15 @@ def test_tiny_training_writes_expert_card_and_curve(walker_run, monkeypatch):
     np.testing.assert_array_equal(draws[0], draws[1])
     mean = load_rl_expert("walker", env).act(obs)  # the mean action, clipped to the box
     assert env.action_space.contains(mean) and not np.array_equal(mean, draws[0])
+
+
+@pytest.mark.parametrize("statistic", ["mean", "min"])
+def test_stop_score_ends_training_at_the_first_evaluation_that_reaches_it(tmp_path, statistic):
+    """A recipe may stop at the authors' expert level (cheetah): here at the first of two evaluations."""
+    out = train_tiny("walker", tmp_path, stop_score=-1e9, stop_statistic=statistic)
+    card = json.loads((out / "walker.json").read_text())
+    assert card["stop_reason"] == f"selection {statistic} reached stop_score -1e+09"
+    assert card["env_steps"] == card["best_checkpoint_env_steps"] == 512 and card["config"]["stop_score"] == -1e9
 
 
 def test_tiny_hand_training_uses_shaped_reward(tmp_path):
@@ -155,7 +164,7 @@ def test_loader_never_unpickles(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("task", ["walker", "hand_rotate"])
+@pytest.mark.parametrize("task", ["walker", "hand_rotate", "cheetah", "ant_reach"])
 def test_shipped_expert_card_matches_file(task):
     weights, card_path = SHIPPED / f"{task}.pt", SHIPPED / f"{task}.json"
     if not (weights.exists() and card_path.exists()):
@@ -163,7 +172,7 @@ def test_shipped_expert_card_matches_file(task):
     card = json.loads(card_path.read_text())
     assert card["sha256"] == sha256(weights) and card["task"] == task
     assert weights.stat().st_size < 5 * 2**20
-    assert card["episodes_measured"] == {"walker": 20, "hand_rotate": 200}[task]
+    assert card["episodes_measured"] == {"walker": 20, "hand_rotate": 200, "cheetah": 20, "ant_reach": 200}[task]
     assert (SHIPPED / card["curve_file"]).exists()
     expert = load_rl_expert(task, get_task(task).make(), weights)
     assert expert.act(np.zeros(get_task(task).obs_dim, dtype=np.float32)).shape == (get_task(task).act_dim,)

@@ -10,7 +10,7 @@ from dbc_bench.io import read_json, sha256_file
 from envs import shipped
 from envs.demos import expert_file, produce
 
-TASKS = ("maze", "fetch_pick", "hand_rotate", "walker")
+TASKS = ("maze", "fetch_pick", "hand_rotate", "walker", "cheetah", "ant_reach")
 
 
 @pytest.fixture

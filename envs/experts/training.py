@@ -1,10 +1,10 @@
-"""Train an RL expert (walker, hand_rotate) from scratch with stable-baselines3 PPO.
+"""Train an RL expert (hand_rotate, walker, cheetah, ant_reach) from scratch with stable-baselines3 PPO.
 
 Every `eval.every_steps` env steps the current policy is exported (actor mean, log std and
 observation statistics) and evaluated as the task's demonstrations use it (deterministic mean
 actions, or sampled ones: the registry's `expert_actions`) through the same loader the data
 pipeline uses (envs/experts/rl.py); the best export is kept, since PPO can degrade late in training. At the
-end (env-step budget, `max_wall_minutes`, or SIGTERM/SIGINT) the kept export is measured on
+end (env-step budget, `stop_score` reached, `max_wall_minutes`, or SIGTERM/SIGINT) the kept export is measured on
 fresh seeds and described in a card. Writes into --out-dir:
 
 - <task>.pt: weights-only expert (torch tensors and primitives, no pickled code);
@@ -96,6 +96,11 @@ class ExpertConfig:
     seed: int = option(0, "training seed", ge=0)
     max_wall_minutes: float | None = option(None, "stop training after this long, keeping the best export", gt=0)
     target: float | None = option(None, "score the card compares the measurement with")
+    stop_score: float | None = option(None, "end training at the first periodic evaluation whose stop_statistic "
+                                      "reaches this, keeping that export (an expert as strong as the "
+                                      "authors', not stronger); null: the whole budget")
+    stop_statistic: str = option("mean", "of that evaluation's episode scores: mean, or min (every episode)",
+                                 choices=("mean", "min"))
     policy: PolicyConfig = option(PolicyConfig(), "actor and value networks")
     ppo: PPOConfig = option(PPOConfig(), "PPO's arguments")
     learning_rate: LearningRate = option(LearningRate(), "learning rate and its schedule")
@@ -244,12 +249,17 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
     rows: list[dict] = []
     best = {"score": -math.inf, "env_steps": 0}
     eval_every, eval_episodes = int(cfg["eval"]["every_steps"]), int(cfg["eval"]["episodes"])
+    stop_score = cfg["stop_score"]
 
-    def checkpoint(steps: int) -> None:
+    def checkpoint(steps: int) -> bool:
+        """Evaluate the current policy, keep it if it is the best so far (or meets stop_score);
+        returns whether it meets stop_score."""
         save_torch_atomic(export_blob(model, vec_norm, task, cfg), candidate)
         scores = evaluate(candidate, task, eval_episodes, seeds.EXPERT_SELECT)
         score = float(scores.mean())
-        if score > best["score"]:
+        statistic = float(scores.min() if cfg["stop_statistic"] == "min" else score)
+        stopping = stop_score is not None and statistic >= stop_score
+        if score > best["score"] or stopping:
             best.update(score=score, env_steps=steps)
             os.replace(candidate, weights)
         else:
@@ -266,6 +276,7 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
         print(f"[{rows[-1]['wall_minutes']:7.2f} min] {steps:>9d} steps  eval {score:9.3f} "
               f"+- {scores.std():8.3f}  best {best['score']:9.3f} @ {best['env_steps']}  "
               f"train {rows[-1]['train_episode_return']}", flush=True)
+        return stopping
 
     class Periodic(BaseCallback):
         def __init__(self):
@@ -275,8 +286,10 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
 
         def _on_step(self) -> bool:
             if self.num_timesteps >= self.next_eval:
-                checkpoint(self.num_timesteps)
                 self.next_eval += eval_every
+                if checkpoint(self.num_timesteps):
+                    self.reason = f"selection {cfg['stop_statistic']} reached stop_score {stop_score:g}"
+                    return False
             if stop["signal"] is not None:
                 self.reason = f"stopped by {stop['signal']}"
                 return False

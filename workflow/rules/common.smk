@@ -227,12 +227,15 @@ def shipped_demo_inputs(wildcards):
     task = wildcards.task
     if demos_mode(wildcards) != "shipped" or (task in RL_EXPERT_TASKS and config["experts"] == "retrained"):
         return {}
-    wanted = envs.shipped.recipe(
-        task,
-        budget["data"][task],
-        0,
-        config["evaluation"]["env_kwargs"].get(task, {}),
-        envs.demos.expert_file(task),
+    wanted = checked(
+        f"shipped dataset of '{task}'",
+        lambda: envs.shipped.recipe(
+            task,
+            budget["data"][task],
+            0,
+            config["evaluation"]["env_kwargs"].get(task, {}),
+            envs.demos.expert_file(task),
+        ),
     )
     applies = checked(f"shipped dataset of '{task}'", lambda: envs.shipped.applies(task, wanted))
     return {"shipped": [os.path.relpath(path) for path in envs.shipped.shipped_files(task)]} if applies else {}

@@ -1,4 +1,4 @@
-"""Train an RL expert (walker, hand_rotate) from scratch with stable-baselines3 PPO, keep the best
+"""Train an RL expert (hand_rotate, walker, cheetah, ant_reach) from scratch with stable-baselines3 PPO, keep the best
 export and measure it on fresh seeds (envs.experts.training); writes <task>.pt, <task>.json (card)
 and <task>_curve.csv into --out-dir."""
 from __future__ import annotations
