@@ -89,3 +89,26 @@ def test_the_ablation_methods_are_registered_with_their_inputs():
         run = registry.parse(f"dbc_{kind}_nobc")
         assert run.method.needs == (f"{kind}_model",) and run.variant.overrides == {"lambda_bc": 0.0}
     assert registry.parse("dbc_nobc").variant.overrides == {"lambda_bc": 0.0}
+
+
+def test_a_diffusion_model_on_raw_pairs_pairs_only_with_a_raw_policy(tmp_path):
+    """`normalize: false` in a diffusion model's config (the authors' AntReach model) trains it on raw
+    [s, a] pairs; DBC then needs a policy that does not z-score either, and says which setting differs."""
+    from envs import importing
+    from methods.core import load_demonstrations
+    from methods.diffusion import pretrain
+    from tests.test_importing import flat, random_episodes, write_authors
+
+    source = write_authors(tmp_path / "demos.pt", flat(random_episodes("maze", 2, steps=40)))
+    importing.import_dataset("maze", source, tmp_path / "dataset", tmp_path / "summary.json", {}, random_episodes=1)
+    hyper = {"width": 16, "epochs": 1, "timesteps": 10, "normalize": False}
+    pretrain("maze", hyper, tmp_path / "dataset", tmp_path / "dm", eval_points=1)
+    raw = load_demonstrations(tmp_path / "dataset", normalize=False)
+    assert torch.equal(torch.load(tmp_path / "dm" / "model.pt")["obs_mean"], raw.obs_norm.mean)  # zeros
+    cfg = dbc.Config(hidden=[8])
+    dbc.build(cfg, 6, 2, {"diffusion_model": tmp_path / "dm" / "model.pt", "obs_norm": raw.obs_norm,
+                          "act_norm": raw.act_norm})
+    zscored = load_demonstrations(tmp_path / "dataset")
+    with pytest.raises(BenchError, match="trained with normalize: false, this policy uses normalize: true"):
+        dbc.build(cfg, 6, 2, {"diffusion_model": tmp_path / "dm" / "model.pt", "obs_norm": zscored.obs_norm,
+                              "act_norm": zscored.act_norm})
