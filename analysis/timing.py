@@ -15,13 +15,26 @@ import pandas as pd
 from dbc_bench.errors import BenchError
 
 
-def load_benchmarks(bench_dir: str | os.PathLike) -> pd.DataFrame:
+def _selected(parts: tuple[str, ...], rules, tasks, methods) -> bool:
+    """Whether a benchmark file (its path's parts: <rule>[/<task>[/<method>]]...) is in the selection;
+    a file that names no task (or method) passes that filter."""
+    rule = parts[0].removesuffix(".tsv")
+    task = parts[1].removesuffix(".tsv") if len(parts) >= 2 else None
+    method = parts[2].removesuffix(".tsv") if len(parts) >= 3 and rule in ("train", "measure_latency") else None
+    return ((rules is None or rule in rules) and (tasks is None or task is None or task in tasks)
+            and (methods is None or method is None or method in methods))
+
+
+def load_benchmarks(bench_dir: str | os.PathLike, rules=None, tasks=None, methods=None) -> pd.DataFrame:
     """One row per benchmark file: stage (the rule; `train: <method>` for training), wall_s,
-    cpu_s, max_rss_mb."""
+    cpu_s, max_rss_mb; optionally only those of some rules, tasks and methods (e.g. the `all`
+    target's jobs, without the experiments' runs kept in the same folder)."""
     bench_dir = Path(bench_dir)
     rows = []
     for path in sorted(bench_dir.rglob("*.tsv")):
         parts = path.relative_to(bench_dir).parts
+        if not _selected(parts, rules, tasks, methods):
+            continue
         stage = parts[0].removesuffix(".tsv")
         if stage == "train" and len(parts) >= 3:
             stage = f"train: {parts[2]}"  # train/<task>/<method>/seed<k>.tsv
@@ -32,7 +45,8 @@ def load_benchmarks(bench_dir: str | os.PathLike) -> pd.DataFrame:
             raise BenchError(f"{path}: not a Snakemake benchmark file ({exc})") from None
         rows.append({"stage": stage, "wall_s": wall, "cpu_s": cpu, "max_rss_mb": rss})
     if not rows:
-        raise BenchError(f"{bench_dir}: no benchmark files")
+        raise BenchError(f"{bench_dir}: no benchmark files" + (" of the selected rules, tasks and methods"
+                                                               if (rules, tasks, methods) != (None,) * 3 else ""))
     return pd.DataFrame(rows)
 
 

@@ -163,6 +163,11 @@ def test_dag_time_breakdown_per_rule_and_method(tmp_path, capsys):
     assert "| train: bc | 2 | 150 | 75 | 100 | 135 | 300 |" in out
     assert "| train: dbc | 1 | 200 |" in out and "| report | 1 | 10 |" in out
     assert "4 jobs; job wall time 6.0 min in all, 3.0 min at 2 jobs side by side" in out
+    # `all`'s jobs only: some tasks and methods, the report (no task) kept
+    assert dag_time.main([str(tmp_path), "--tasks", "maze", "--methods", "bc,gail", "--rules", "train,report"]) == 0
+    out = capsys.readouterr().out
+    assert "| train: bc | 1 | 100 |" in out and "train: dbc" not in out and "2 jobs; job wall time 1.8 min" in out
+    assert dag_time.main([str(tmp_path), "--rules", "pretrain_dm"]) == 1
 
 
 @pytest.mark.parametrize("algorithm", ["ppo", "sac"])
