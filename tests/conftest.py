@@ -70,6 +70,6 @@ def smoke_run(smoke_env):
     targets = ["all", "generalization", "ablation", "regularization", "lambda_sweep"]
     (work / "small_sweep.yaml").write_text("experiments:\n  lambda_sweep: {tasks: [maze], values: [0, 2]}\n")
     proc = snakemake(work, env, "--cores", "2", *targets, "--configfile", "config/config.yaml", "small_sweep.yaml",
-                     "--config", "budget=smoke")
+                     "--config", "budget=smoke", timeout=2400)  # six tasks: over 15 minutes on a loaded machine
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
