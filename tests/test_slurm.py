@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+import yaml
 from conftest import ROOT, copy_workflow, snakemake
 
 SCRIPTS = ROOT / "tests" / "slurm"
@@ -62,11 +63,13 @@ def test_the_smoke_dag_on_slurm_matches_the_local_run(slurm_run, smoke_run):
         assert (work / "paper/smoke" / name).stat().st_size > 0, name
     local = sorted(p.relative_to(smoke_run) for p in (smoke_run / "results/smoke/runs").glob("*/*/seed*/eval_final.csv")
                    if "@" not in str(p) and p.parts[-3] in ("bc", "dbc", "ibc", "diffusion_policy", "gail"))
-    assert len(local) == 60
+    tasks = len(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["tasks"])
+    assert len(local) == tasks * 5 * 3
     for path in local:
         assert (work / path).read_bytes() == (smoke_run / path).read_bytes(), path
-    # Short jobs went in bundles: 60 training and 4 pre-training jobs, one data job, one for latency and report.
-    assert submitted_jobs(output) == 66
+    # Short jobs went in bundles: a training job per run and a pre-training job per task, one data job
+    # (group `data`, up to 10 tasks), one for latency and report (group `short`, up to 40 jobs).
+    assert submitted_jobs(output) == tasks * 5 * 3 + tasks + 2
 
 
 def test_a_cancelled_training_job_resumes_to_the_same_bits(slurm_run):
