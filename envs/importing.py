@@ -211,13 +211,14 @@ READERS = {"minari": _read_minari, "d4rl": _read_d4rl, "authors": _read_authors}
 
 # ----------------------------------------------------------------------------- checks and conversion
 
-def _rotate_from_d4rl(arrays: dict) -> dict:
-    """Maze data in D4RL's maze2d frame -> the suite's: (x, y, vx, vy, gx, gy) and actions (ax, ay)."""
+def _rotate_maze(arrays: dict, point, vector) -> dict:
+    """Maze data (x, y, vx, vy, gx, gy) and actions (ax, ay) in another frame: `point` maps the
+    position and goal coordinates, `vector` the velocities and actions."""
     def rotate_obs(o: np.ndarray) -> np.ndarray:
         out = np.empty_like(o)
-        out[:, 0], out[:, 1] = o[:, 1] - _MAZE_OFFSET, _MAZE_OFFSET - o[:, 0]
-        out[:, 2], out[:, 3] = o[:, 3], -o[:, 2]
-        out[:, 4], out[:, 5] = o[:, 5] - _MAZE_OFFSET, _MAZE_OFFSET - o[:, 4]
+        out[:, 0], out[:, 1] = point(o[:, 0], o[:, 1])
+        out[:, 2], out[:, 3] = vector(o[:, 2], o[:, 3])
+        out[:, 4], out[:, 5] = point(o[:, 4], o[:, 5])
         return out
 
     out = dict(arrays)
@@ -225,27 +226,19 @@ def _rotate_from_d4rl(arrays: dict) -> dict:
         if key in out:
             out[key] = rotate_obs(out[key])
     actions = out["actions"]
-    out["actions"] = np.stack([actions[:, 1], -actions[:, 0]], axis=1)
+    out["actions"] = np.stack(vector(actions[:, 0], actions[:, 1]), axis=1)
     return out
+
+
+def _rotate_from_d4rl(arrays: dict) -> dict:
+    """Maze data in D4RL's maze2d frame -> the suite's."""
+    return _rotate_maze(arrays, lambda x, y: (y - _MAZE_OFFSET, _MAZE_OFFSET - x), lambda x, y: (y, -x))
 
 
 def rotate_to_d4rl(arrays: dict) -> dict:
     """The inverse of _rotate_from_d4rl: the suite's maze data -> D4RL's maze2d frame (the shipped
     example file examples/maze_demos_d4rl.pt is written with it)."""
-    def rotate_obs(o: np.ndarray) -> np.ndarray:
-        out = np.empty_like(o)
-        out[:, 0], out[:, 1] = _MAZE_OFFSET - o[:, 1], o[:, 0] + _MAZE_OFFSET
-        out[:, 2], out[:, 3] = -o[:, 3], o[:, 2]
-        out[:, 4], out[:, 5] = _MAZE_OFFSET - o[:, 5], o[:, 4] + _MAZE_OFFSET
-        return out
-
-    out = dict(arrays)
-    for key in ("obs", "next_obs"):
-        if key in out:
-            out[key] = rotate_obs(out[key])
-    actions = out["actions"]
-    out["actions"] = np.stack([-actions[:, 1], actions[:, 0]], axis=1)
-    return out
+    return _rotate_maze(arrays, lambda x, y: (_MAZE_OFFSET - y, x + _MAZE_OFFSET), lambda x, y: (-y, x))
 
 
 def check(task, arrays: dict, where: str) -> None:
