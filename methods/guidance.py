@@ -12,8 +12,13 @@ paper's description, and to DBC's own term:
 
 The models:
 - `ebm`: an energy E(s, a) trained by InfoNCE as Implicit BC is: the expert action against
-  `counter_examples` actions drawn uniformly from the z-scored box [-`box`, `box`]; its loss on a pair
-  is -log softmax(-E) of the pair among the same counter-examples.
+  `counter_examples` actions drawn uniformly from a box; its loss on a pair is -log softmax(-E) of the
+  pair among the same counter-examples. The box is the expert actions' per-dimension [min, max] widened
+  by 5% of the span (`action_box: data`, Implicit BC's original sampling bounds), fixed at
+  pre-training and saved with the model. The counter-examples must cover the expert actions: on
+  maze, 76% of the z-scored expert pairs have an entry beyond +-1, and an EBM trained with the
+  unit box (`action_box: unit`) learned "outside the box is low energy" (loss 0.07 on those pairs,
+  chance, 3.97, on the rest), which its guidance then pushed the policy towards.
 - `vae`: encoder [s, a] -> Gaussian latent (`latent` dims), decoder latent -> [s, a]; loss = the negative
   ELBO with a unit-variance Gaussian decoder, 0.5 ||x - x_hat||^2 + `kl_weight` * KL(q || N(0, I)), the
   latent drawn with shared noise.
@@ -37,6 +42,8 @@ from dbc_bench.fields import option
 from dbc_bench.io import load_checkpoint, load_state_checked, require_keys
 from dbc_bench.nets import mlp
 from methods import dbc
+from methods.core import Demonstrations, load_demonstrations
+from methods.ibc import BOX_BUFFER
 from methods.registry import MethodSpec, Variant
 from methods.train import TrainConfig
 
@@ -51,7 +58,8 @@ class Config(TrainConfig):
     width: int = option(128, "hidden width of every network (three hidden layers, as the DM's)", gt=0)
     holdout_fraction: float = option(0.05, "pairs kept out of training for a held-out loss", ge=0, le=0.49)
     counter_examples: int = option(64, "ebm: uniform counter-example actions per pair", gt=0)
-    box: float = option(1.0, "ebm: counter-examples' box in z-scored action units (Implicit BC's +-1)", gt=0)
+    action_box: str = option("data", "ebm: counter-examples' box: data (the expert actions' [min, max] + 5%) or "
+                             "unit (+-1 per z-scored action dimension)", choices=("data", "unit"))
     latent: int = option(8, "vae, gan: latent dimensions", gt=0)
     kl_weight: float = option(1.0, "vae: weight of the KL term", ge=0)
 
@@ -74,6 +82,9 @@ class GuidanceModel(nn.Module):
     def pair_loss(self, obs: torch.Tensor, act: torch.Tensor, randomness) -> torch.Tensor:
         """The model's own loss of each pair, [batch]."""
         raise NotImplementedError
+
+    def prepare(self, data: Demonstrations) -> None:
+        """Before pre-training (see `pretrain`): what the model takes from the whole dataset (by default nothing)."""
 
     def loss(self, obs: torch.Tensor, act: torch.Tensor):
         loss = self.pair_loss(obs, act, self.randomness(obs.shape[0], obs.device)).mean()
@@ -99,10 +110,27 @@ class EnergyModel(GuidanceModel):
     def __init__(self, obs_dim: int, act_dim: int, cfg: Config):
         super().__init__(obs_dim, act_dim, cfg)
         self.energy = _net(obs_dim + act_dim, cfg.width, 1)
+        # The expert actions' bounds (empty until `prepare`; saved with the model).
+        self.register_buffer("act_min", torch.full((act_dim,), float("inf")))
+        self.register_buffer("act_max", torch.full((act_dim,), float("-inf")))
+
+    @torch.no_grad()
+    def prepare(self, data):
+        self.act_min.copy_(data.act.min(0).values)
+        self.act_max.copy_(data.act.max(0).values)
+
+    def box(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.cfg.action_box == "unit":
+            return -torch.ones_like(self.act_min), torch.ones_like(self.act_max)
+        if not bool((self.act_min <= self.act_max).all()):
+            raise BenchError("the EBM has no action box yet: pre-train it (rule pretrain_guidance) or load it")
+        pad = BOX_BUFFER * (self.act_max - self.act_min)
+        return self.act_min - pad, self.act_max + pad
 
     def randomness(self, batch, device, generator=None):
+        low, high = self.box()
         unit = torch.rand(batch, self.cfg.counter_examples, self.act_dim, device=device, generator=generator)
-        return (2 * unit - 1) * self.cfg.box
+        return low + (high - low) * unit
 
     def pair_loss(self, obs, act, counter):
         actions = torch.cat([act[:, None], counter], dim=1)  # [batch, 1 + K, act]; the pair first
@@ -197,5 +225,11 @@ def pretrain(task_name: str, hyperparameters: dict, dataset, out_dir, **kwargs) 
     kind = hyperparameters.get("kind")
     if kind not in MODELS:
         raise BenchError(f"guidance model kind {kind!r}: choose from {', '.join(KINDS)}")
-    pretrain_model(task_name, hyperparameters, dataset, out_dir, model_class=MODELS[kind], config_class=Config,
+
+    def prepared_model(obs_dim: int, act_dim: int, cfg: Config) -> GuidanceModel:
+        model = MODELS[kind](obs_dim, act_dim, cfg)
+        model.prepare(load_demonstrations(dataset, obs_dim, act_dim, normalize=cfg.normalize))
+        return model
+
+    pretrain_model(task_name, hyperparameters, dataset, out_dir, model_class=prepared_model, config_class=Config,
                    what=f"{kind} guidance model", **kwargs)

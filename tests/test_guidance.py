@@ -19,6 +19,7 @@ def trained(request, tmp_path_factory):
     cfg = guidance.Config(kind=request.param, width=64, epochs=60, batch_size=256, lr=2e-3, lr_decay="constant",
                           counter_examples=32)
     model = guidance.MODELS[request.param](2, 2, cfg)
+    model.prepare(data)
     initial = model.heldout_loss(data.obs, data.act)
     fit(model, data, cfg, evaluate=lambda m: [], eval_points=1, state_path=tmp_path_factory.mktemp("g") / "s.pt")
     return request.param, model, data, initial
@@ -33,6 +34,29 @@ def test_each_model_learns_the_toy_expert(trained):
             assert model.pair_loss(data.obs, data.act, None).mean() < model.pair_loss(data.obs, off, None).mean()
     else:
         assert final < 0.9 * initial, (kind, initial, final)
+
+
+def test_the_ebm_draws_counter_examples_over_every_expert_action(trained):
+    """The z-scored toy actions, like maze's, reach beyond +-1: the counter-examples must cover them, or
+    the energy learns where the box ends rather than which action suits which state."""
+    kind, model, data, _ = trained
+    if kind != "ebm":
+        pytest.skip("counter-examples are the EBM's")
+    assert (data.act.abs() > 1).any()
+    counter = model.randomness(512, data.act.device, torch.Generator().manual_seed(0)).reshape(-1, 2)
+    assert (counter.min(0).values <= data.act.min(0).values).all()
+    assert (counter.max(0).values >= data.act.max(0).values).all()
+    # It tells each state's expert action from the other states' (the same actions, shuffled),
+    # also where the action lies beyond +-1.
+    outside = (data.act.abs() > 1).any(1)
+    shuffled = data.act[torch.randperm(len(data.act), generator=torch.Generator().manual_seed(1))]
+    shared = model.randomness(len(data.act), data.act.device, torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expert, other = model.pair_loss(data.obs, data.act, shared), model.pair_loss(data.obs, shuffled, shared)
+    assert expert[outside].mean() < 0.5 * other[outside].mean(), (expert[outside].mean(), other[outside].mean())
+    fresh = guidance.EnergyModel(2, 2, guidance.Config(kind="ebm"))
+    with pytest.raises(BenchError, match="no action box yet"):
+        fresh.randomness(1, data.act.device)
 
 
 def policy_for(model, lambda_bc=1.0):
