@@ -8,6 +8,7 @@ from dbc_bench import codehash  # isort: skip
 
 import pytest
 import torch
+import yaml
 
 # Tests must not fight over the 2 cores (Snakemake jobs and torch both want them).
 torch.set_num_threads(1)
@@ -23,6 +24,8 @@ def _seed():
 # the copy, its packages (not the installed checkout's) are imported by Snakemake and every job.
 WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "profiles", *codehash.PACKAGES)
 ROOT = Path(__file__).resolve().parents[1]
+# The suite's config/config.yaml: the tests' run and job counts follow its tasks and methods.
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
 def copy_workflow(dest: Path) -> dict:

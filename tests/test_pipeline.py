@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import snakemake, workflow_env
+from conftest import CONFIG, snakemake, workflow_env
 
-ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
 def test_report_outputs_exist(smoke_run):

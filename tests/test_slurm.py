@@ -16,8 +16,7 @@ import sys
 import time
 
 import pytest
-import yaml
-from conftest import ROOT, copy_workflow, snakemake
+from conftest import CONFIG, ROOT, copy_workflow, snakemake
 
 SCRIPTS = ROOT / "tests" / "slurm"
 # Exactly what the README's cluster section shows, plus this cluster's status command.
@@ -63,7 +62,7 @@ def test_the_smoke_dag_on_slurm_matches_the_local_run(slurm_run, smoke_run):
         assert (work / "paper/smoke" / name).stat().st_size > 0, name
     local = sorted(p.relative_to(smoke_run) for p in (smoke_run / "results/smoke/runs").glob("*/*/seed*/eval_final.csv")
                    if "@" not in str(p) and p.parts[-3] in ("bc", "dbc", "ibc", "diffusion_policy", "gail"))
-    tasks = len(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["tasks"])
+    tasks = len(CONFIG["tasks"])
     assert len(local) == tasks * 5 * 3
     for path in local:
         assert (work / path).read_bytes() == (smoke_run / path).read_bytes(), path
