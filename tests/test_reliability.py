@@ -85,3 +85,32 @@ def test_state_of_another_config_is_not_resumed(dataset, tmp_path):
     out = subprocess.run(train_cmd(dataset, other, run_dir), check=True, capture_output=True, text=True,
                          timeout=600)
     assert "starting afresh" in out.stdout and "resuming" not in out.stdout
+
+
+
+def test_evaluation_jobs_draw_from_rngs_seeded_by_the_run(tmp_path, monkeypatch):
+    # Implicit BC's DFO candidates and a diffusion policy's noise come from the global RNGs: the
+    # generalisation, latency and video jobs (evaluate_policy.py) must seed them, or rerunning the same
+    # job gives other episodes. Each job here records the draws it would make first.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evaluate_policy", ROOT / "workflow/scripts/evaluate_policy.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    draws = []
+    record = lambda *args, **kwargs: draws.append((torch.rand(3).tolist(), np.random.rand()))  # noqa: E731
+    for name in ("evaluate_run", "measure_latency", "record_videos"):
+        monkeypatch.setattr(script.jobs, name, record)
+
+    def job(seed: int, *what: str) -> tuple:
+        run_dir = tmp_path / f"seed{seed}"
+        run_dir.mkdir(exist_ok=True)
+        (run_dir / "run.json").write_text(json.dumps({"seed": seed}))
+        assert script.main(["--run-dir", str(run_dir), *what]) == 0
+        return draws[-1]
+
+    for what in (["--out", "x.csv"], ["--latency-out", "x.json"], ["--videos-out", "videos"]):
+        first = job(1, *what)
+        torch.rand(5), np.random.rand(5)  # whatever ran before in the process
+        assert job(1, *what) == first
+        assert job(2, *what) != first

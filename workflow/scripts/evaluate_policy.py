@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 from dbc_bench.errors import run_stage
+from dbc_bench.io import read_json
 from methods import jobs
+from methods.core import seed_everything
 
 
 def main(argv=None) -> int:
@@ -25,14 +27,20 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
+    return run_stage(lambda: evaluate(args))
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    # Implicit BC's DFO samples and a diffusion policy's noise come from the global RNGs: seeded with the
+    # run's seed, every evaluation job repeats bit for bit.
+    seed_everything(read_json(args.run_dir / "run.json")["seed"])
     if args.videos_out:
-        return run_stage(lambda: jobs.record_videos(args.run_dir, args.videos_out, args.episodes, args.env_kwargs,
-                                                    args.threads, args.device))
-    if args.out:
+        jobs.record_videos(args.run_dir, args.videos_out, args.episodes, args.env_kwargs, args.threads, args.device)
+    elif args.out:
         evaluation = jobs.Evaluation(args.episodes, args.envs, 1, args.env_kwargs)
-        return run_stage(lambda: jobs.evaluate_run(args.run_dir, args.out, evaluation, args.threads, args.device))
-    return run_stage(lambda: jobs.measure_latency(args.run_dir, args.latency_out, args.envs, args.env_kwargs,
-                                                  args.threads, args.device))
+        jobs.evaluate_run(args.run_dir, args.out, evaluation, args.threads, args.device)
+    else:
+        jobs.measure_latency(args.run_dir, args.latency_out, args.envs, args.env_kwargs, args.threads, args.device)
 
 
 if __name__ == "__main__":
