@@ -243,7 +243,7 @@ def plot_guidance(runs: pd.DataFrame, paper: dict, stem: str | os.PathLike, titl
                            loss=guided["with_bc"].map({False: "w/o BC", True: "with BC"}))
     order, hues = list(GUIDE_LABELS.values()), ["w/o BC", "with BC"]
     with sns.axes_style("whitegrid"):
-        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        fig, ax = plt.subplots(figsize=(7.6, 3.6))
         sns.barplot(guided, x="model", y="success", hue="loss", order=order, hue_order=hues, errorbar=None,
                     alpha=0.7, ax=ax)
         sns.stripplot(guided, x="model", y="success", hue="loss", order=order, hue_order=hues, dodge=True,
@@ -262,7 +262,8 @@ def plot_guidance(runs: pd.DataFrame, paper: dict, stem: str | os.PathLike, titl
         ax.set_xlabel("guidance model")
         ax.set_ylabel("Maze success (%)")
         ax.set_ylim(0, 105)
-        ax.legend(frameon=False, fontsize=7, loc="lower right")
+        # Beside the axes: inside, it hides the bars it labels.
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.suptitle(with_title("Generative-model ablation", title), fontsize=11)
         fig.tight_layout()
     return save_pdf_png(fig, stem)
