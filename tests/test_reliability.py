@@ -87,16 +87,12 @@ def test_state_of_another_config_is_not_resumed(dataset, tmp_path):
     assert "starting afresh" in out.stdout and "resuming" not in out.stdout
 
 
-
 def test_evaluation_jobs_draw_from_rngs_seeded_by_the_run(tmp_path, monkeypatch):
     # Implicit BC's DFO candidates and a diffusion policy's noise come from the global RNGs: the
     # generalisation, latency and video jobs (evaluate_policy.py) must seed them, or rerunning the same
     # job gives other episodes. Each job here records the draws it would make first.
-    import importlib.util
+    from workflow.scripts import evaluate_policy as script
 
-    spec = importlib.util.spec_from_file_location("evaluate_policy", ROOT / "workflow/scripts/evaluate_policy.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     draws = []
     record = lambda *args, **kwargs: draws.append((torch.rand(3).tolist(), np.random.rand()))  # noqa: E731
     for name in ("evaluate_run", "measure_latency", "record_videos"):
