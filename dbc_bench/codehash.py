@@ -14,8 +14,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("dbc_bench", "envs", "methods", "analysis", "benchmarks")
+from dbc_bench.checkout import PACKAGES, ROOT
 
 
 def module_file(module: str) -> Path | None:

@@ -13,8 +13,9 @@ def run_stage(stage: Callable[[], object]) -> int:
     """Run a stage's body: a BenchError becomes one line `error: ...` on stderr and exit status 1;
     anything else is a bug and keeps its traceback. A process whose numerical libraries loaded before
     the kernel pin restarts itself first (dbc_bench.kernels)."""
-    from dbc_bench import kernels
+    from dbc_bench import checkout, kernels
 
+    checkout.check()  # the modules imported since dbc_bench was
     kernels.ensure_effective()
     try:
         stage()

@@ -94,6 +94,36 @@ def save_figure_atomic(fig, path: str | os.PathLike, dpi: int = 150) -> Path:
                                                  metadata=metadata))
 
 
+# A finished run's record of its result files' bytes (written by the training job just before its
+# completeness marker), so that a result file edited later is refused instead of read.
+DIGEST_FILE = "digest.json"
+DIGEST_FORMAT = "dbc-bench-run-digest-v1"
+
+
+def write_digest_atomic(folder: str | os.PathLike, names: tuple[str, ...], pending: dict[str, str | bytes]) -> Path:
+    """`folder`/digest.json: the sha256 of each file `names` there, and of each `pending` content (file name ->
+    the text or bytes about to be written, or held elsewhere, under that name)."""
+    folder = Path(folder)
+    files = {name: sha256_file(folder / name) for name in names}
+    files.update({name: hashlib.sha256(content.encode() if isinstance(content, str) else content).hexdigest()
+                  for name, content in pending.items()})
+    return write_json_atomic(folder / DIGEST_FILE, {"format": DIGEST_FORMAT, "files": dict(sorted(files.items()))})
+
+
+def check_digest(folder: str | os.PathLike) -> None:
+    """Every file `folder`/digest.json names still has the bytes it recorded; else one line naming the file."""
+    folder = Path(folder)
+    record = read_json(folder / DIGEST_FILE)
+    if record.get("format") != DIGEST_FORMAT or not isinstance(record.get("files"), dict):
+        raise BenchError(f"{folder / DIGEST_FILE}: not a run digest ({DIGEST_FORMAT})")
+    for name, digest in record["files"].items():
+        path = folder / name
+        if not path.is_file() or sha256_file(path) != digest:
+            state = "changed" if path.is_file() else "missing"
+            raise BenchError(f"{path}: {state} since the run finished (its sha256 is not the one {DIGEST_FILE} "
+                             f"records); restore it (git checkout -- {path}) or rerun the run")
+
+
 def _read_mapping(path: str | os.PathLike, parse: Callable[[str], object], errors: tuple, kind: str) -> dict:
     path = Path(path)
     if not path.is_file():

@@ -101,6 +101,22 @@ def file_hashes(dataset_dir: Path) -> dict[str, str]:
     return {relative: sha256_file(dataset_dir / relative) for relative in DATASET_FILES}
 
 
+def check_against_summary(dataset_dir: Path, summary: Path) -> None:
+    """Refuse a dataset whose bytes are not those its data summary recorded when the data stage wrote it
+    (edited or corrupted since): training on it would silently give other results."""
+    blob = read_json(summary)
+    require_keys(blob, ("files",), summary, "a data summary")
+    for name in DATASET_FILES:
+        path = Path(dataset_dir) / name
+        if not path.is_file():
+            raise BenchError(f"{path}: missing (the dataset is incomplete); delete {dataset_dir} and rerun, and "
+                             f"the data stage rebuilds it")
+        if blob["files"].get(name) != sha256_file(path):
+            raise BenchError(f"{path}: its sha256 is not the one {summary} records (the "
+                             f"dataset changed after the data stage wrote it); delete {dataset_dir} and rerun, "
+                             f"and the data stage rebuilds it")
+
+
 def compare(task: str, dataset_dir: Path) -> dict:
     """Per file: the card's sha256 against the dataset's; `match` when every file is equal."""
     card = read_card(task)

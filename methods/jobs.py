@@ -32,6 +32,7 @@ from dbc_bench.io import (
     save_torch_atomic,
     sha256_file,
     to_csv,
+    write_digest_atomic,
     write_json_atomic,
     write_text_atomic,
 )
@@ -41,6 +42,8 @@ from methods import registry
 from methods.core import Normalizer, agent_policy, load_demonstrations, seed_everything, select_device, set_threads
 from methods.train import fit, run_training
 
+# The result files a finished run's digest covers (model.pt is not committed, so not checked).
+RESULT_FILES = ("run.json", "train_log.csv", "eval_curve.csv", "timing.json")
 SELECTION_RULE = "headline = final policy (eval_final.csv); best-during-training is reported separately"
 
 
@@ -69,8 +72,9 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
           inputs: dict[str, str], evaluation: Evaluation, budget: str = "", threads: int = 1,
           device: str = "auto", checkpoint_seconds: float = 120.0, code: str = "") -> None:
     """Train one run and write run.json (resolved config and provenance), train_log.csv,
-    eval_curve.csv (evaluations during training), timing.json, model.pt and, last, eval_final.csv
-    (the headline: the final policy's episodes), whose presence marks a finished run."""
+    eval_curve.csv (evaluations during training), timing.json, model.pt, digest.json (the result files'
+    sha256) and, last, eval_final.csv (the headline: the final policy's episodes), whose presence marks a
+    finished run."""
     wall_start = time.perf_counter()
     task = envs.get_task(task_name)
     run = registry.parse(run_name)
@@ -151,7 +155,9 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
     })
     if tracker == "tensorboard":  # before the completeness marker, so a finished run has its mirror
         tracking.mirror(run_dir)
-    write_text_atomic(run_dir / "eval_final.csv", to_csv(final_rows, EPISODE_COLUMNS))
+    final_csv = to_csv(final_rows, EPISODE_COLUMNS)
+    write_digest_atomic(run_dir, RESULT_FILES, {"eval_final.csv": final_csv})
+    write_text_atomic(run_dir / "eval_final.csv", final_csv)
     state_path.unlink(missing_ok=True)
     final = np.mean([r["success"] for r in final_rows]), np.mean([r["return"] for r in final_rows])
     print(f"final: success {final[0]:.3f}  return {final[1]:.1f}; "

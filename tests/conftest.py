@@ -76,3 +76,16 @@ def smoke_run(smoke_env):
                      "--config", "budget=smoke", timeout=2400)  # six tasks: over 15 minutes on a loaded machine
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
+
+
+def collect_dataset(task: str, out_dir: Path, summary_path: Path, **kwargs) -> dict:
+    """envs.demos.collect, and the dataset files' sha256 in its summary, as the data stage records them
+    (training jobs check the dataset against them)."""
+    import json
+
+    from envs.demos import collect
+    from envs.shipped import file_hashes
+
+    summary = {**collect(task, out_dir, summary_path, **kwargs), "files": file_hashes(out_dir)}
+    summary_path.write_text(json.dumps(summary))
+    return summary

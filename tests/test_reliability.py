@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import collect_dataset
 
 from envs.demos import collect
 
@@ -24,15 +25,15 @@ def hyperparameters(epochs: int) -> dict:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    collect("maze", root / "a", root / "a.json", episodes=3, transitions=None, expert_seed=0, random_episodes=1)
+    collect_dataset("maze", root / "a", root / "a.json", episodes=3, transitions=None, expert_seed=0, random_episodes=1)
     return root
 
 
 def train_cmd(dataset: Path, config: dict, run_dir: Path) -> list[str]:
     return [sys.executable, str(ROOT / "workflow/scripts/train_policy.py"), "--task", "maze", "--method", "bc",
             "--seed", "3", "--budget", "test", "--hyperparameters", json.dumps(config), "--dataset", str(dataset / "a"),
-            "--run-dir", str(run_dir), "--eval-episodes", "3", "--eval-envs", "3", "--eval-points", "4",
-            "--checkpoint-seconds", "0.2", "--device", "cpu"]
+            "--summary", str(dataset / "a.json"), "--run-dir", str(run_dir), "--eval-episodes", "3",
+            "--eval-envs", "3", "--eval-points", "4", "--checkpoint-seconds", "0.2", "--device", "cpu"]
 
 
 def test_collection_is_deterministic(dataset, tmp_path):

@@ -4,6 +4,7 @@ then compares the new method with runs made earlier without retraining them, and
 other data or under another protocol; a gymnasium env defined in config alone runs every stage."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -24,7 +25,8 @@ SMOKE = ("budget=smoke", "tasks=[maze]", "seeds=[1,2]")
 @pytest.fixture(scope="module")
 def your_setup(tmp_path_factory):
     """A workflow copy; a folder outside it holding the example method's module; maze demonstrations
-    in the DBC authors' torch layout; a config overlay that names both."""
+    in the DBC authors' torch layout; config overlays: mine.yaml names the method, mydata.yaml the
+    method and the data."""
     base = tmp_path_factory.mktemp("yours")
     work = base / "suite"
     work.mkdir()
@@ -34,73 +36,97 @@ def your_setup(tmp_path_factory):
     shutil.copy(ROOT / "examples" / "huber_bc" / "huber_bc.py", modules / "huber_bc.py")
     env["PYTHONPATH"] = str(work)  # the method is named by its file: every job imports it from there
     data = write_authors(base / "my_maze_demos.pt", flat(random_episodes("maze", 4, steps=60)))
-    (work / "mine.yaml").write_text(yaml.safe_dump({"method_modules": [str(modules / "huber_bc.py")],
-                                                    "datasets": {"maze": data}}))
+    method = {"method_modules": [str(modules / "huber_bc.py")]}
+    (work / "mine.yaml").write_text(yaml.safe_dump(method))
+    (work / "mydata.yaml").write_text(yaml.safe_dump({**method, "datasets": {"maze": data}}))
     return work, env
 
 
-def run(work, env, *args, config=(), timeout=1200):
-    """snakemake <args> with the overlay mine.yaml (the Snakefile's config/config.yaml stays the base)."""
-    return snakemake(work, env, "--cores", "2", *args, "--configfile", "mine.yaml", "--config", *SMOKE, *config,
-                     timeout=timeout)
+def run(work, env, *args, config=(), overlay="mine.yaml", timeout=1200):
+    """snakemake <args> with an overlay (the Snakefile's config/config.yaml stays the base)."""
+    overlay = ("--configfile", overlay) if overlay else ()
+    return snakemake(work, env, "--cores", "2", *args, *overlay, "--config", *SMOKE, *config, timeout=timeout)
 
 
 YOURS = ("methods=[huber_bc]", "reference=shipped", "reference_methods=[bc,dbc]")
 
 
+def tree_bytes(folder):
+    return {path: path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
 @pytest.fixture(scope="module")
 def shipped_then_yours(your_setup):
-    """First the reference runs (BC, DBC) as a maintainer ships them; then only the new method,
-    with `reference: shipped`."""
+    """First the reference runs (BC, DBC) on the suite's data, as a maintainer ships them; then only the
+    new method, from a module outside the suite, with `reference: shipped`."""
     work, env = your_setup
-    proc = run(work, env, "all", config=["methods=[bc,dbc]"])
+    proc = run(work, env, "all", config=["methods=[bc,dbc]"], overlay=None)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    shipped = tree_bytes(work / "results/smoke/runs")
     planned = run(work, env, "-n", "all", config=YOURS)
     proc = run(work, env, "all", config=YOURS)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert tree_bytes(work / "results/smoke/runs") == shipped  # the shipped runs are read, never written
     return work, env, planned
 
 
-def test_imported_data_and_external_method_run_like_built_ins(shipped_then_yours):
-    work, _, _ = shipped_then_yours
-    summary = json.loads((work / "results/smoke/data/maze.json").read_text())
+def test_imported_data_and_external_method_run_like_built_ins_in_their_own_folders(shipped_then_yours):
+    work, env, _ = shipped_then_yours
+    shipped = tree_bytes(work / "results/smoke") | tree_bytes(work / "paper/smoke")
+    proc = run(work, env, "all", config=["methods=[huber_bc]", "seeds=[1]", "label=mydata"], overlay="mydata.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert tree_bytes(work / "results/smoke") | tree_bytes(work / "paper/smoke") == shipped
+    summary = json.loads((work / "results/smoke-mydata/data/maze.json").read_text())
     assert summary["source_format"] == "authors" and summary["transitions"] == 240
-    run = json.loads((work / "results/smoke/runs/maze/huber_bc/seed1/run.json").read_text())
-    assert run["config"]["huber_delta"] == 1.0 and run["config"]["hidden"] == [32, 32]  # BC's smoke settings
-    assert run["dataset_sha256"] == summary["files"]
-    assert "huber_loss" in (work / "results/smoke/runs/maze/huber_bc/seed1/train_log.csv").read_text()
+    run_dir = work / "results/smoke-mydata/runs/maze/huber_bc/seed1"
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["config"]["huber_delta"] == 1.0 and meta["config"]["hidden"] == [32, 32]  # BC's smoke settings
+    assert meta["dataset_sha256"] == summary["files"]
+    assert "huber_loss" in (run_dir / "train_log.csv").read_text()
+    assert "label=mydata" in (work / "paper/smoke-mydata/README.md").read_text()
 
 
 def test_reference_shipped_trains_only_the_new_method(shipped_then_yours):
     work, _, planned = shipped_then_yours
     assert planned_runs(planned) == {("maze", "huber_bc", "1"), ("maze", "huber_bc", "2")}
     assert "rule pretrain_dm" not in planned.stdout
-    table = (work / "paper/smoke-vs-shipped/main_table.md").read_text()
+    assert (work / "results/smoke-custom/runs/maze/huber_bc/seed2/eval_final.csv").is_file()
+    table = (work / "paper/smoke-custom-vs-shipped/main_table.md").read_text()
     assert all(f"| {label} " in table for label in ("BC", "DBC", "Huber BC"))
-    assert "merged the shipped runs of bc, dbc" in (work / "paper/smoke-vs-shipped/README.md").read_text()
+    readme = (work / "paper/smoke-custom-vs-shipped/README.md").read_text()
+    assert "merged the shipped runs of bc, dbc from results/smoke/runs/" in readme
     assert "Huber BC" not in (work / "paper/smoke/main_table.md").read_text()  # the shipped report is kept
-    bench = work / "results/smoke/benchmarks"
-    assert (bench / "report.tsv").is_file() and (bench / "report-vs-shipped.tsv").is_file()  # and its timing
+    bench = work / "results/smoke-custom/benchmarks"
+    assert (bench / "report-vs-shipped.tsv").is_file()  # and its timing
 
 
 def test_reference_shipped_refuses_runs_of_another_protocol_or_dataset(shipped_then_yours):
     work, env, _ = shipped_then_yours
+    digest_path = work / "results/smoke/runs/maze/dbc/seed2/digest.json"
     meta_path = work / "results/smoke/runs/maze/dbc/seed2/run.json"
-    original = meta_path.read_text()
+    original, original_digest = meta_path.read_text(), digest_path.read_text()
     meta = json.loads(original)
+
+    def rewrite(new_meta):  # as a run made under another protocol would have recorded it
+        meta_path.write_text(json.dumps(new_meta))
+        record = json.loads(original_digest)
+        record["files"]["run.json"] = hashlib.sha256(meta_path.read_bytes()).hexdigest()
+        digest_path.write_text(json.dumps(record))
+
     try:
-        meta_path.write_text(json.dumps({**meta, "eval_episodes": 5}))
+        rewrite({**meta, "eval_episodes": 5})
         proc = run(work, env, "-n", "all", config=YOURS)
         assert proc.returncode == 1
         assert ("error: config 'reference: shipped': results/smoke/runs/maze/dbc/seed2 is not comparable: "
                 "eval_episodes 5 (this run: 4)") in proc.stderr
-        meta_path.write_text(json.dumps({**meta, "dataset_sha256": {"data/main_data.hdf5": "0" * 64}}))
-        proc = run(work, env, "all", "--forcerun", "report", config=YOURS)
-        assert proc.returncode != 0
-        log = (work / "results/smoke/logs/report-vs-shipped.log").read_text()
-        assert "dbc/seed2 is not comparable: dataset" in log
     finally:
         meta_path.write_text(original)
+        digest_path.write_text(original_digest)
+    # Your data against runs made on the suite's: refused by the report job, once the data stage has run.
+    proc = run(work, env, "all", config=[*YOURS, "seeds=[1]", "label=mydata"], overlay="mydata.yaml")
+    assert proc.returncode != 0
+    log = (work / "results/smoke-mydata/logs/report-vs-shipped.log").read_text()
+    assert "error: results/smoke/runs/maze/bc/seed1 is not comparable: dataset" in log
 
 
 def test_an_unimportable_method_module_is_one_line(your_setup):
@@ -196,10 +222,10 @@ def test_a_task_defined_in_config_runs_the_smoke_dag(tmp_path, defines_tasks):
     proc = snakemake(work, env, "--cores", "2", "all", "--configfile", "mine.yaml", "--config", "budget=smoke",
                      "tasks=[pendulum]", "methods=[bc,dbc]", "seeds=[1,2]", timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads((work / "results/smoke/data/pendulum.json").read_text())
+    summary = json.loads((work / "results/smoke-custom/data/pendulum.json").read_text())
     assert summary["transitions"] == len(arrays["actions"]) and summary["metric"] == "return"
-    run = json.loads((work / "results/smoke/runs/pendulum/dbc/seed1/run.json").read_text())
+    run = json.loads((work / "results/smoke-custom/runs/pendulum/dbc/seed1/run.json").read_text())
     assert run["task"] == "pendulum" and run["transitions"] == len(arrays["actions"])
-    rows = (work / "results/smoke/runs/pendulum/bc/seed2/eval_final.csv").read_text().splitlines()
+    rows = (work / "results/smoke-custom/runs/pendulum/bc/seed2/eval_final.csv").read_text().splitlines()
     assert len(rows) == 5 and all(int(r.split(",")[-1]) <= 100 for r in rows[1:])  # 4 episodes, horizon 100
-    assert "| Pendulum " in (work / "paper/smoke/main_table.md").read_text()
+    assert "| Pendulum " in (work / "paper/smoke-custom/main_table.md").read_text()

@@ -18,12 +18,21 @@ import envs.importing
 import envs.shipped
 from analysis.files import GENERALIZATION_FILES, GUIDANCE_FILES, REPORT_FILES, SENSITIVITY_FILES
 from analysis.reference import check_shipped_runs
-from dbc_bench import kernels, seeds, tracking
+from dbc_bench import checkout, kernels, seeds, tracking
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_yaml
 from methods import registry
 from methods.config import check_budget_methods, resolve, resolve_diffusion_model, resolve_guidance_model
+
+# The fingerprints below cover the files of the checkout Python imports the packages from: it must be this one.
+if checkout.ROOT != Path(workflow.basedir).resolve():
+    print(
+        f"error: this workflow is {Path(workflow.basedir).resolve()}, but Python imports its packages from "
+        f"{checkout.ROOT} (the virtual environment is installed from there); run ./setup.sh here and use its .venv",
+        file=sys.stderr,
+    )
+    raise SystemExit(1)
 
 # Importing dbc_bench set the pinned CPU kernel variables (dbc_bench.kernels) in this process's
 # environment; every job inherits them, so each job's numerical libraries load pinned.
@@ -134,7 +143,21 @@ envvars:
 _search_path = os.environ["PATH"]
 os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), _search_path])
 SOFTWARE = "../envs/dbc-bench.yaml"
-RESULTS = f"results/{BUDGET}"
+# The suite's own runs of a budget live in results/<budget>/ (committed for `default`). A run on other
+# data, tasks, experts or methods gets folders of its own, so that it can never overwrite those.
+COMMITTED_RESULTS = f"results/{BUDGET}"
+CUSTOM_INPUTS = [
+    key
+    for key, custom in (
+        ("datasets", config["datasets"]),
+        ("task_definitions", config["task_definitions"]),
+        ("experts: retrained", config["experts"] == "retrained"),
+        ("method_modules", config["method_modules"]),
+    )
+    if custom
+]
+LABEL = config["label"] or ("custom" if CUSTOM_INPUTS else "")
+RESULTS = f"results/{BUDGET}-{LABEL}" if LABEL else COMMITTED_RESULTS
 # The `verify` target reruns a few committed runs, datasets and all, with the same rules, here.
 VERIFY_RESULTS = f"results/verify/{BUDGET}"
 # `reference: shipped`: the committed runs of the reference methods not rerun here join the report
@@ -143,7 +166,13 @@ SHIPPED_METHODS = (
     [m for m in config["reference_methods"] if m not in config["methods"]] if config["reference"] == "shipped" else []
 )
 PAPER_SUFFIX = "-vs-shipped" if config["reference"] == "shipped" else ""
-PAPER = f"paper/{BUDGET}{PAPER_SUFFIX}"
+PAPER = f"paper/{BUDGET}{f'-{LABEL}' if LABEL else ''}{PAPER_SUFFIX}"
+if LABEL:
+    print(
+        f"DBC-Bench: this run's results go to {RESULTS}/ and {PAPER}/ "
+        f"({'config label' if config['label'] else ', '.join(CUSTOM_INPUTS)})",
+        file=sys.stderr,
+    )
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
@@ -314,7 +343,9 @@ def method_code(script):
 
 
 def shipped_run_dirs():
-    return [run_dir(t, m, s) for t in config["tasks"] for m in SHIPPED_METHODS for s in config["seeds"]]
+    return [
+        run_dir(t, m, s, COMMITTED_RESULTS) for t in config["tasks"] for m in SHIPPED_METHODS for s in config["seeds"]
+    ]
 
 
 def shipped_protocol():
@@ -332,7 +363,7 @@ def shipped_protocol():
 
 def shipped_latency_files():
     """The shipped reference methods' committed latency files, where present (for the cost table)."""
-    files = [f"{RESULTS}/latency/{t}/{m}.json" for t in config["tasks"] for m in SHIPPED_METHODS]
+    files = [f"{COMMITTED_RESULTS}/latency/{t}/{m}.json" for t in config["tasks"] for m in SHIPPED_METHODS]
     return [path for path in files if Path(path).is_file()]
 
 
@@ -419,12 +450,14 @@ def provenance():
         ]
     )
     merged = (
-        f"; merged the shipped runs of {', '.join(SHIPPED_METHODS)} from {RESULTS}/runs/" if SHIPPED_METHODS else ""
+        f"; merged the shipped runs of {', '.join(SHIPPED_METHODS)} from {COMMITTED_RESULTS}/runs/"
+        if SHIPPED_METHODS
+        else ""
     )
     return (
         f"snakemake all --config budget={BUDGET} tasks=[{','.join(config['tasks'])}] "
         f"methods=[{','.join(config['methods'])}] seeds=[{','.join(map(str, config['seeds']))}]{extra}"
-        f" (config/config.yaml, {BUDGET_FILE}){merged}"
+        f"{f' label={LABEL}' if LABEL else ''} (config/config.yaml, {BUDGET_FILE}){merged}"
     )
 
 

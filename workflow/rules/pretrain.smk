@@ -29,7 +29,7 @@ rule pretrain_dm:
         code=code("pretrain_dm.py"),
     shell:
         "python workflow/scripts/pretrain_dm.py --task {wildcards.task} --hyperparameters {params.hyperparameters} "
-        "--budget {params.budget} --dataset {input.dataset} --out-dir {params.out_dir} --threads {threads} "
+        "--budget {params.budget} --dataset {input.dataset} --summary {input.summary} --out-dir {params.out_dir} --threads {threads} "
         "--device {params.device} --code {params.code} > {log} 2>&1"
 
 
@@ -61,5 +61,5 @@ rule pretrain_guidance:
         code=code("pretrain_guidance.py"),
     shell:
         "python workflow/scripts/pretrain_guidance.py --task {wildcards.task} "
-        "--hyperparameters {params.hyperparameters} --budget {params.budget} --dataset {input.dataset} "
+        "--hyperparameters {params.hyperparameters} --budget {params.budget} --dataset {input.dataset} --summary {input.summary} "
         "--out-dir {params.out_dir} --threads {threads} --device {params.device} --code {params.code} > {log} 2>&1"

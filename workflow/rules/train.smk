@@ -14,6 +14,7 @@ rule train:
         info="{results}/runs/{task}/{method}/seed{seed}/run.json",
         timing="{results}/runs/{task}/{method}/seed{seed}/timing.json",
         model="{results}/runs/{task}/{method}/seed{seed}/model.pt",
+        digest="{results}/runs/{task}/{method}/seed{seed}/digest.json",
     log:
         "{results}/logs/train/{task}/{method}/seed{seed}.log",
     benchmark:
@@ -36,7 +37,7 @@ rule train:
     shell:
         "python workflow/scripts/train_policy.py --task {wildcards.task} --method '{wildcards.method}' "
         "--seed {wildcards.seed} --hyperparameters {params.hyperparameters} {params.inputs} "
-        "--budget {params.budget} --dataset {input.dataset} --run-dir '{params.run_dir}' "
+        "--budget {params.budget} --dataset {input.dataset} --summary {input.summary} --run-dir '{params.run_dir}' "
         "--threads {threads} --device {params.device} "
         "--eval-episodes {params.evaluation[episodes]} --eval-envs {params.evaluation[num_envs]} "
         "--eval-points {params.evaluation[points]} --eval-env-kwargs {params.env_kwargs} --code {params.code} > '{log}' 2>&1"

@@ -26,7 +26,7 @@ rule verify:
         runs=[shlex.quote(run) for run in config["verify"]["runs"]],
         reps=budget["report"]["bootstrap_reps"],
         seed=config["report"]["seed"],
-        committed=RESULTS,
+        committed=COMMITTED_RESULTS,
         rerun=lambda wc, output: Path(output.report).parent,
         code=code("verify.py"),
     shell:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from dbc_bench.errors import run_stage
+from envs.shipped import check_against_summary
 from methods import diffusion
 
 
@@ -17,6 +18,8 @@ def main(argv=None) -> int:
     p.add_argument("--hyperparameters", required=True, type=json.loads, help="JSON: the resolved config")
     p.add_argument("--budget", default="")
     p.add_argument("--dataset", required=True, type=Path)
+    p.add_argument("--summary", required=True, type=Path,
+                   help="the data summary whose recorded sha256 the dataset's bytes must match")
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -24,9 +27,14 @@ def main(argv=None) -> int:
     p.add_argument("--eval-points", type=int, default=10)
     p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
     args = p.parse_args(argv)
-    return run_stage(lambda: diffusion.pretrain(
-        args.task, args.hyperparameters, args.dataset, args.out_dir, budget=args.budget, seed=args.seed,
-        threads=args.threads, device=args.device, eval_points=args.eval_points, code=args.code))
+
+    def stage():
+        check_against_summary(args.dataset, args.summary)
+        diffusion.pretrain(
+            args.task, args.hyperparameters, args.dataset, args.out_dir, budget=args.budget, seed=args.seed,
+            threads=args.threads, device=args.device, eval_points=args.eval_points, code=args.code)
+
+    return run_stage(stage)
 
 
 if __name__ == "__main__":

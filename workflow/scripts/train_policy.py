@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from dbc_bench.errors import run_stage
+from envs.shipped import check_against_summary
 from methods import jobs
 
 
@@ -32,6 +33,8 @@ def main(argv=None) -> int:
     p.add_argument("--input", action="append", default=[], type=key_value, help="name=path, as the method needs")
     p.add_argument("--budget", default="")
     p.add_argument("--dataset", required=True, type=Path, help="Minari dataset directory")
+    p.add_argument("--summary", required=True, type=Path,
+                   help="the data summary whose recorded sha256 the dataset's bytes must match")
     p.add_argument("--run-dir", required=True, type=Path)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
@@ -43,11 +46,16 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint-seconds", type=float, default=120.0,
                    help="save the resumable training state at least this often (and at every evaluation)")
     args = p.parse_args(argv)
-    return run_stage(lambda: jobs.train(
-        args.task, args.method, args.seed, args.hyperparameters, args.dataset, args.run_dir, dict(args.input),
-        jobs.Evaluation(args.eval_episodes, args.eval_envs, args.eval_points, args.eval_env_kwargs),
-        budget=args.budget, threads=args.threads, device=args.device, checkpoint_seconds=args.checkpoint_seconds,
-        code=args.code))
+
+    def stage():
+        check_against_summary(args.dataset, args.summary)
+        jobs.train(
+            args.task, args.method, args.seed, args.hyperparameters, args.dataset, args.run_dir, dict(args.input),
+            jobs.Evaluation(args.eval_episodes, args.eval_envs, args.eval_points, args.eval_env_kwargs),
+            budget=args.budget, threads=args.threads, device=args.device, checkpoint_seconds=args.checkpoint_seconds,
+            code=args.code)
+
+    return run_stage(stage)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,198 @@
+"""Guards that keep user runs off the committed results and refuse what changed behind the pipeline's back
+(issue 30, cases 1-4): runs on other data get folders of their own; a dataset edited after the data stage,
+a committed run edited after it finished, and a job whose packages come from another checkout are each
+refused with one line, before anything is written or run."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+from conftest import ROOT, collect_dataset, copy_workflow, snakemake
+
+from analysis.reference import check_shipped_runs
+from dbc_bench.errors import BenchError
+from dbc_bench.io import DIGEST_FILE, check_digest, write_digest_atomic
+from methods.jobs import RESULT_FILES
+
+MY_DATA = ("--configfile", "examples/my_data.yaml", "--config", "tasks=[maze]", "seeds=[1]", "methods=[bc]")
+
+
+def planned_paths(stdout: str) -> set[str]:
+    """Every output, log and benchmark path of a dry run's jobs."""
+    paths = set()
+    for line in stdout.splitlines():
+        match = re.match(r"\s+(output|log|benchmark): (.*)", line)
+        if match:
+            paths.update(path.strip() for path in match.group(2).split(","))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def default_copy(tmp_path_factory):
+    """A workflow copy with the committed default results and the examples."""
+    work = tmp_path_factory.mktemp("guards")
+    env = copy_workflow(work)
+    for part in ("examples", "results/default", "paper/default"):
+        shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("*.pt", "__pycache__"))
+    shutil.copy(ROOT / "examples/maze_demos_d4rl.pt", work / "examples/maze_demos_d4rl.pt")
+    return work, env
+
+
+# ------------------------------------------------------------------------------ 1: own folders
+
+
+def test_the_readme_data_example_plans_nothing_in_the_committed_folders(default_copy):
+    work, env = default_copy
+    proc = snakemake(work, env, "-n", "all", *MY_DATA)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    paths = planned_paths(proc.stdout)
+    assert paths and all(p.startswith(("results/default-custom/", "paper/default-custom/")) for p in paths), \
+        sorted(p for p in paths if "-custom/" not in p)
+    assert "results go to results/default-custom/ and paper/default-custom/ (datasets)" in proc.stderr
+    # A label names the folders; the suite's own data and methods keep results/<budget>/.
+    proc = snakemake(work, env, "-n", "all", *MY_DATA, "label=mine")
+    assert proc.returncode == 0 and all("default-mine/" in p for p in planned_paths(proc.stdout))
+    proc = snakemake(work, env, "-n", "all", "--config", "tasks=[maze]", "seeds=[1]", "methods=[bc]")
+    assert proc.returncode == 0 and not any("-custom" in p for p in planned_paths(proc.stdout))
+
+
+def test_a_label_is_checked(default_copy):
+    work, env = default_copy
+    proc = snakemake(work, env, "-n", "all", "--config", "label=../default")
+    assert proc.returncode != 0 and "label" in proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------------------ 2: dataset bytes
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    collect_dataset("maze", root / "a", root / "a.json", episodes=2, transitions=None, expert_seed=0, random_episodes=0)
+    return root
+
+
+def flip_one_action(dataset: Path) -> None:
+    with h5py.File(dataset / "data/main_data.hdf5", "r+") as f:
+        actions = f["episode_0/actions"]
+        actions[0, 0] = -actions[0, 0] + 0.5
+
+
+@pytest.mark.parametrize("script, extra", [
+    ("train_policy.py", ["--method", "bc", "--seed", "1", "--run-dir", "{out}",
+                         "--hyperparameters", json.dumps({"hidden": [8], "epochs": 1, "batch_size": 32})]),
+    ("pretrain_dm.py", ["--out-dir", "{out}", "--hyperparameters", json.dumps({"hidden": [8], "epochs": 1})]),
+    ("pretrain_guidance.py", ["--out-dir", "{out}", "--hyperparameters", json.dumps({"epochs": 1})]),
+])
+def test_a_dataset_edited_after_the_data_stage_is_refused(small_dataset, tmp_path, script, extra):
+    data = tmp_path / "a"
+    shutil.copytree(small_dataset / "a", data)
+    flip_one_action(data)
+    out = tmp_path / "out"
+    args = [arg.replace("{out}", str(out)) for arg in extra]
+    proc = subprocess.run([sys.executable, str(ROOT / "workflow/scripts" / script), "--task", "maze", *args,
+                           "--dataset", str(data), "--summary", str(small_dataset / "a.json"), "--device", "cpu"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.strip() == (f"error: {data}/data/main_data.hdf5: its sha256 is not the one "
+                                   f"{small_dataset / 'a.json'} records (the dataset changed after the data stage "
+                                   f"wrote it); delete {data} and rerun, and the data stage rebuilds it")
+    assert not out.exists()  # nothing was trained or written
+
+
+def test_the_training_rules_hand_the_jobs_the_data_summary(default_copy):
+    work, env = default_copy
+    proc = snakemake(work, env, "-n", "-p", "all", "--config", "tasks=[maze]", "seeds=[1]", "methods=[dbc]",
+                     "--forcerun", "pretrain_dm", "train")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    commands = [line for line in proc.stdout.splitlines() if "train_policy.py" in line or "pretrain_dm.py" in line]
+    assert len(commands) == 2
+    assert all("--summary results/default/data/maze.json" in line for line in commands)
+
+
+# ------------------------------------------------------------------------------ 3: run digests
+
+
+def test_every_committed_run_matches_its_digest():
+    runs = sorted((ROOT / "results/default/runs").rglob("eval_final.csv"))
+    assert runs
+    for marker in runs:
+        check_digest(marker.parent)
+
+
+def test_an_edited_shipped_run_is_refused(default_copy, tmp_path):
+    work, env = default_copy
+    run = work / "results/default/runs/maze/dbc/seed1"
+    final = run / "eval_final.csv"
+    original = final.read_text()
+    lines = original.splitlines(keepends=True)
+    try:
+        final.write_text("".join(lines[:1] + [re.sub(r",1,", ",0,", row, count=1) for row in lines[1:21]]
+                                 + lines[21:]))
+        assert final.read_text() != original
+        proc = snakemake(work, env, "-n", "all", "--config", "tasks=[maze]", "seeds=[1]", "methods=[bc]",
+                         "reference=shipped", "reference_methods=[dbc]")
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines()[-1] == (
+            "error: config 'reference: shipped': results/default/runs/maze/dbc/seed1/eval_final.csv: changed "
+            "since the run finished (its sha256 is not the one digest.json records); restore it (git checkout "
+            "-- results/default/runs/maze/dbc/seed1/eval_final.csv) or rerun the run")
+    finally:
+        final.write_text(original)
+    check_digest(run)  # restored: accepted again
+
+
+def test_a_run_without_a_digest_is_refused(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ROOT / "results/default/runs/maze/bc/seed1", run, ignore=shutil.ignore_patterns("*.pt"))
+    (run / DIGEST_FILE).unlink()
+    with pytest.raises(BenchError, match="digest.json missing"):
+        check_shipped_runs([run], {"maze": {}})
+
+
+def test_the_digest_covers_every_result_file(tmp_path):
+    for name in RESULT_FILES:
+        (tmp_path / name).write_text(name)
+    write_digest_atomic(tmp_path, RESULT_FILES, {"eval_final.csv": "a,b\n1,2\n"})
+    (tmp_path / "eval_final.csv").write_text("a,b\n1,2\n")
+    check_digest(tmp_path)
+    for name in (*RESULT_FILES, "eval_final.csv"):
+        kept = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(kept + b" ")
+        with pytest.raises(BenchError, match=f"{name}: changed since the run finished"):
+            check_digest(tmp_path)
+        (tmp_path / name).write_bytes(kept)
+
+
+# ------------------------------------------------------------------------------ 4: another checkout's code
+
+
+def test_a_job_refuses_packages_imported_from_another_checkout(tmp_path):
+    """A virtualenv installed from another checkout: here PYTHONPATH points Python at it. The job stops at its
+    first import of the suite, before the other checkout's code (which would leave a marker) runs."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "Snakefile").write_text("")
+    for package in ("dbc_bench", "envs", "methods", "analysis"):
+        shutil.copytree(ROOT / package, other / package, ignore=shutil.ignore_patterns("__pycache__"))
+    marker = tmp_path / "ran"
+    init = other / "methods/__init__.py"
+    init.write_text(f"open({str(marker)!r}, 'w').close()\n" + init.read_text())
+    proc = subprocess.run([sys.executable, str(ROOT / "workflow/scripts/train_policy.py"), "--help"],
+                          capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(other), "PATH": "/usr/bin"})
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"error: {ROOT}/workflow/scripts/train_policy.py is the checkout {ROOT}'s, but Python imported dbc_bench "
+        f"from {other}/dbc_bench/__init__.py, another checkout's (its virtual environment is installed from "
+        f"there); run ./setup.sh in {ROOT} and use its .venv")
+    assert not marker.exists()
+    # The same job on its own checkout's packages runs.
+    proc = subprocess.run([sys.executable, str(ROOT / "workflow/scripts/train_policy.py"), "--help"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
