@@ -15,6 +15,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/diffusion_model.smk"
 include: "workflow/rules/bench.smk"
 include: "workflow/rules/verify.smk"
 

@@ -33,7 +33,7 @@ RUN_COLUMNS = [
     "task", "method", "seed", "budget", "metric",
     "final_raw", "final_norm", "final_episodes",
     "best_raw", "best_norm", "best_update", "last_update", "transitions",
-    "dataset", "versions", "run_dir",
+    "dataset", "versions", "run_dir", "dm_active",
 ]
 # Written last by a run's evaluation: a run directory without it is unfinished.
 COMPLETENESS_MARKER = "eval_final.csv"
@@ -219,6 +219,9 @@ def load_run(run_dir: str | os.PathLike, references: Mapping[str, dict]) -> dict
         "best_update": _whole(per_update.idxmax()), "last_update": _whole(per_update.index[-1]),
         "transitions": meta.get("transitions"), "dataset": dataset_digest(meta.get("dataset_sha256")),
         "versions": versions_text((meta.get("provenance") or {}).get("versions")), "run_dir": str(run_dir),
+        # DBC-family runs: the share of training updates in which the diffusion-model term was above 0
+        # (NaN for other methods, and for runs made before it was recorded).
+        "dm_active": float((meta.get("dm_term") or {}).get("active_fraction", math.nan)),
     }
 
 

@@ -198,7 +198,9 @@ def score_documents(scores: Scores, s: ReportSettings, experts: str = "") -> dic
             extra = [BEST_NOTE]
         task_fmt = tables.format_task_table(scores.tables[kind], s.confidence, registry=s.registry)
         agg_fmt = tables.format_aggregate_table(scores.aggregates[kind], s.confidence, registry=s.registry)
-        task_notes = mixing_notes(scores.runs) + extra + [PAPER_NOTE, settings] + ([experts] if experts else [])
+        activity = tables.dm_activity_note(scores.tables[kind], registry=s.registry)
+        task_notes = (mixing_notes(scores.runs) + extra + ([activity] if activity else []) + [PAPER_NOTE, settings]
+                      + ([experts] if experts else []))
         agg_notes = [NORMALISATION_NOTE] + scores.notes[kind]
         sections = [(task_caption, tables.markdown_table(task_fmt), task_notes),
                     (agg_caption, tables.markdown_table(agg_fmt), agg_notes)]

@@ -14,6 +14,25 @@ from analysis.loading import SCORE_KINDS
 from analysis.statistics import AGGREGATE_LABELS, AGGREGATE_METRICS, bootstrap, iqm_vector
 from dbc_bench.errors import BenchError
 
+DM_ACTIVE_COLUMN = "DM term active, % of updates"
+# Below this share of updates the term counts as inert: the run is BC in effect.
+INERT_BELOW = 0.10
+
+
+def dm_activity_note(table: pd.DataFrame, registry: Registry = Registry()) -> str:
+    """One sentence on where DBC's diffusion-model term acted; '' where no run recorded it."""
+    if "dm_active" not in table or not table["dm_active"].notna().any():
+        return ""
+    known = table[table["dm_active"].notna()]
+    inert = [f"{registry.method_label(r.method)} on {registry.task_label(r.task)} ({100 * r.dm_active:.0f}%)"
+             for r in known.itertuples() if r.dm_active < INERT_BELOW]
+    text = (f"{DM_ACTIVE_COLUMN}: the share of training updates (all of them, counted in training) in which the "
+            f"diffusion-model term max(agent loss - expert loss, 0) was above 0, mean over seeds. ")
+    if inert:
+        return text + (f"The term is inert (active in under {100 * INERT_BELOW:.0f}% of updates), so the run is BC "
+                       f"in effect, for: {'; '.join(inert)}.")
+    return text + f"It is active in at least {100 * INERT_BELOW:.0f}% of updates in every such row."
+
 
 def display_scale(metric: str) -> float:
     """Factor from raw to table units: success rates are shown in percent."""
@@ -68,6 +87,7 @@ def per_task_table(df: pd.DataFrame, paper: Mapping[tuple[str, str], tuple[float
                 "iqm_ci_high": float(interval[1, 0]),
                 "paper_mean": p_mean, "paper_std": p_std, "diff": mean - p_mean,
                 "paper_fraction": float(sum(fractions) / len(fractions)) if fractions else math.nan,
+                "dm_active": float(runs["dm_active"].mean()) if "dm_active" in runs else math.nan,
             })
     return pd.DataFrame(rows)
 
@@ -103,6 +123,8 @@ def format_task_table(table: pd.DataFrame, confidence: float = 0.95, digits: int
                       registry: Registry = Registry()) -> pd.DataFrame:
     """Display strings for a per_task_table (task and method labels, '-' where missing)."""
     pct = f"{confidence * 100:g}%"
+    # Shown where some run recorded it (DBC's family): how often its diffusion-model term acted.
+    activity = "dm_active" in table and bool(table["dm_active"].notna().any())
     rows = []
     for r in table.itertuples(index=False):
         unit = "success %" if r.metric == "success" else "return"
@@ -115,6 +137,7 @@ def format_task_table(table: pd.DataFrame, confidence: float = 0.95, digits: int
             "Paper mean ± std": format_mean_std(r.paper_mean, r.paper_std, digits),
             "Ours - Paper": format_number(r.diff, digits, sign=True),
             "Updates / paper's": format_fraction(r.paper_fraction),
+            **({DM_ACTIVE_COLUMN: format_number(100 * r.dm_active, 0)} if activity else {}),
         })
     return pd.DataFrame(rows)
 

@@ -98,7 +98,10 @@ def resolve(config_dir: str | Path, budget: str, run_name: str, task: str):
     return from_values(run.method.config, values, f"{named} (+ {budget_file}) for method '{run_name}'")
 
 
-def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):
+def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str, overrides: dict | None = None,
+                            overrides_from: str = ""):
+    """The diffusion model's Config: config/diffusion_model/<task>.yaml, the budget's overrides, then
+    `overrides` (a dm_budget variant's, named by `overrides_from`)."""
     from methods.diffusion import Config
 
     config_dir = Path(config_dir)
@@ -107,7 +110,9 @@ def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str):
     base_file = config_dir / "diffusion_model" / f"{files_task}.yaml" if files_task else "its defaults"
     values = read_yaml(base_file) if files_task else {}
     values.update(_overrides(read_yaml(budget_file), "diffusion_model", task, _tasks(), f"{budget_file}: "))
-    return from_values(Config, values, f"{base_file} (+ {budget_file}) for the diffusion model")
+    values.update(overrides or {})
+    extra = f" + {overrides_from}" if overrides else ""
+    return from_values(Config, values, f"{base_file} (+ {budget_file}{extra}) for the diffusion model")
 
 
 def resolve_guidance_model(config_dir: str | Path, budget: str, task: str, kind: str):

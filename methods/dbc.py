@@ -6,6 +6,12 @@ The policy is BC's Tanh MLP. A diffusion model of expert [s, a] pairs, pre-train
     L_DM = max(||eps - eps_phi([s, a_hat]_t, t)||^2 - ||eps - eps_phi([s, a]_t, t)||^2, 0)
 (means over batch and dimensions). loss = lambda_BC * L_BC + lambda_DM * L_DM, and only the
 policy is optimised. `normalize_dm_loss: false` drops the expert term (the authors' ablation).
+
+Whether the term acts is measured in every training update, not sampled: the share of updates whose
+L_DM is above 0, its mean, and its share of the gradient norm at the policy's actions,
+||g_DM|| / (||g_BC|| + ||g_DM||) with g = d(lambda L)/d a_hat, which reaches every policy weight
+through the same Jacobian. A hook reads the loss's gradient at a_hat during the update's own backward
+pass; g_BC has a closed form and g_DM is the rest, so counting costs no extra pass.
 """
 from __future__ import annotations
 
@@ -30,6 +36,21 @@ class Config(bc.Config):
     normalize_dm_loss: bool = option(True, "subtract the expert's denoising loss (false: the ablation)")
 
 
+# The training log's running means over the updates so far (term_sums[index] / term_sums[0]).
+TERM_MEANS = {1: "dm_active_frac", 2: "dm_term_mean", 3: "dm_grad_share"}
+
+
+class RunningMean:
+    """One of the term's running means, divided out only when a log row reads it (float()): no work per update."""
+
+    def __init__(self, sums: torch.Tensor, index: int):
+        self.sums, self.index = sums, index
+
+    def __float__(self) -> float:
+        count, total = (float(x) for x in self.sums[[0, self.index]].cpu())
+        return total / max(count, 1.0)
+
+
 class DBCPolicy(bc.Policy):
     def __init__(self, obs_dim: int, act_dim: int, cfg: Config, dm: DiffusionModel):
         super().__init__(obs_dim, act_dim, cfg.hidden)
@@ -37,6 +58,9 @@ class DBCPolicy(bc.Policy):
         # Held outside the module tree: never optimised, never saved with the policy.
         self._frozen = (dm,)
         self.lambda_bc, self.lambda_dm, self.normalize = cfg.lambda_bc, cfg.lambda_dm, cfg.normalize_dm_loss
+        # Sums over the training updates so far: updates, updates with L_DM > 0, L_DM, the term's share of
+        # the gradient norm. A buffer, so the resumable state carries it; kept on the device (no sync per update).
+        self.register_buffer("term_sums", torch.zeros(4, dtype=torch.float64))
 
     @property
     def dm(self) -> DiffusionModel:
@@ -52,14 +76,42 @@ class DBCPolicy(bc.Policy):
         under shared timesteps and noise (each guidance model's `guidance`, methods/guidance.py)."""
         return self.dm.guidance(obs, act, pred)
 
-    def loss(self, obs: torch.Tensor, act: torch.Tensor):
-        pred = self.net(obs)
+    def terms(self, obs: torch.Tensor, act: torch.Tensor, pred: torch.Tensor):
+        """(L_BC, L_DM, the agent's and the expert's model losses) of the actions `pred`."""
         bc_loss = F.mse_loss(pred, act)
         agent, expert = self.dm_losses(obs, act, pred)
         dm_loss = (agent - expert).clamp_min(0.0) if self.normalize else agent
+        return bc_loss, dm_loss, agent, expert
+
+    def loss(self, obs: torch.Tensor, act: torch.Tensor):
+        pred = self.net(obs)
+        bc_loss, dm_loss, agent, expert = self.terms(obs, act, pred)
         loss = self.lambda_bc * bc_loss + self.lambda_dm * dm_loss
+        if self.training and pred.requires_grad:  # a training update: count it as its gradient passes
+            pred.register_hook(self._counter(pred.detach(), act, dm_loss.detach()))
         return loss, {"bc_loss": bc_loss.detach(), "dm_loss": dm_loss.detach(),
-                      "dm_agent": agent.detach(), "dm_expert": expert}
+                      "dm_agent": agent.detach(), "dm_expert": expert.detach(),
+                      **{name: RunningMean(self.term_sums, index) for index, name in TERM_MEANS.items()}}
+
+    def _counter(self, pred: torch.Tensor, act: torch.Tensor, dm_loss: torch.Tensor):
+        """A hook on the policy's actions: from the loss's gradient there, g = g_BC + g_DM, with g_BC in closed
+        form (the MSE's 2 lambda_BC (a_hat - a) / numel), add this update to the sums (no extra backward)."""
+        def count(grad: torch.Tensor) -> None:
+            with torch.no_grad():
+                active = dm_loss > 0
+                g_bc = (2.0 * self.lambda_bc / pred.numel()) * (pred - act)
+                norm_bc, norm_dm = g_bc.norm().double(), ((grad - g_bc).norm() * active).double()
+                share = norm_dm / (norm_bc + norm_dm).clamp_min(torch.finfo(torch.float64).tiny)
+                self.term_sums += torch.stack([torch.ones_like(share), active.double(), dm_loss.double(), share])
+
+        return count
+
+    def training_record(self) -> dict:
+        """For run.json: the term over every training update of the run."""
+        updates, active, term, share = (float(x) for x in self.term_sums.cpu())
+        per = max(updates, 1.0)
+        return {"dm_term": {"updates": int(updates), "active_updates": int(active), "active_fraction": active / per,
+                            "mean": term / per, "grad_share_mean": share / per}}
 
 
 def load_diffusion_model(path, obs_dim: int, act_dim: int, obs_norm=None, act_norm=None) -> DiffusionModel:

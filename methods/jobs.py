@@ -141,6 +141,8 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
     final_update = max(r["update"] for r in result.curve)
     final_rows = [{k: r[k] for k in EPISODE_COLUMNS} for r in result.curve if r["update"] == final_update]
 
+    # What a method measured over its training (DBC: how often its diffusion-model term acted).
+    run_info.update(getattr(agent, "training_record", dict)())
     save_torch_atomic({"agent": agent.state_dict(), "obs_norm": data.obs_norm.state_dict(),
                        "act_norm": data.act_norm.state_dict(), "method": run_name, "task": task_name,
                        "config": dataclasses.asdict(cfg)}, run_dir / "model.pt")

@@ -88,3 +88,41 @@ def test_normalisation_ablation_drops_expert_term(trained_dm):
     assert without["dm_loss"].item() == pytest.approx(without["dm_agent"].item())
     assert with_norm["dm_loss"].item() == pytest.approx(
         max(with_norm["dm_agent"].item() - with_norm["dm_expert"].item(), 0.0), abs=1e-6)
+
+
+class KnownGuidance(torch.nn.Module):
+    """A stand-in model whose term's sign is known: agent loss = mean((a_hat - 1)^2), expert loss = 0.25,
+    so L_DM > 0 exactly when the policy's actions are more than 0.5 from 1 (in the mean square)."""
+
+    def guidance(self, obs, act, pred):
+        return ((pred - 1.0) ** 2).mean(), torch.tensor(0.25)
+
+
+def test_the_term_counters_are_exact_on_a_known_case():
+    """Over five updates whose actions are known: the counters, and the loss's value and gradient."""
+    policy = dbc.DBCPolicy(2, 2, dbc.Config(hidden=[8], lambda_bc=1.0, lambda_dm=2.0), KnownGuidance())
+    obs, act = torch.zeros(16, 2), torch.zeros(16, 2)
+    for bias in (1.0, 0.0, 0.9, -1.0, 0.2):  # the policy's action: its output bias (output weights zeroed)
+        with torch.no_grad():
+            policy.net[-1].weight.zero_()
+            policy.net[-1].bias.fill_(bias)
+        loss, stats = policy.loss(obs, act)
+        assert loss.item() == pytest.approx(bias ** 2 + 2.0 * max((bias - 1) ** 2 - 0.25, 0.0), rel=1e-6)
+        policy.zero_grad()
+        loss.backward()
+        through_terms = [p.grad.clone() for p in policy.parameters()]
+        policy.zero_grad()
+        out = policy.net(obs)
+        (torch.nn.functional.mse_loss(out, act) + 2.0 * (((out - 1) ** 2).mean() - 0.25).clamp_min(0)).backward()
+        assert all(torch.allclose(a, p.grad, atol=1e-7) for a, p in zip(through_terms, policy.parameters()))
+    # Active where (b - 1)^2 > 0.25: b = 0, -1, 0.2. Share = ||g_DM|| / (||g_BC|| + ||g_DM||) = 2|b-1| / (|b| + 2|b-1|).
+    record = policy.training_record()["dm_term"]
+    assert record["updates"] == 5 and record["active_updates"] == 3
+    assert record["mean"] == pytest.approx((0.75 + 3.75 + 0.39) / 5, rel=1e-6)
+    assert record["grad_share_mean"] == pytest.approx((1.0 + 0.8 + 1.6 / 1.8) / 5, rel=1e-6)
+    assert float(stats["dm_active_frac"]) == pytest.approx(0.6) and float(stats["dm_grad_share"]) > 0
+    with torch.no_grad():  # outside training updates nothing is counted
+        policy.loss(obs, act)
+    policy.eval()
+    policy.loss(obs, act)
+    assert policy.training_record()["dm_term"]["updates"] == 5

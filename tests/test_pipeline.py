@@ -15,6 +15,8 @@ import torch
 import yaml
 from conftest import CONFIG, snakemake, workflow_env
 
+from dbc_bench.io import check_digest
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
@@ -57,6 +59,24 @@ def test_experiment_targets(smoke_run):
     assert (paper / "lambda_sweep" / "sensitivity.png").stat().st_size > 0
 
 
+def test_diffusion_model_targets(smoke_run):
+    """dm_quality: every task's model scored; dm_budget: each variant's model, its DBC runs beside BC's."""
+    paper = smoke_run / "paper" / "smoke"
+    quality = (paper / "dm_quality.md").read_text()
+    rows = [line for line in quality.splitlines() if line.startswith("| ") and "Held-out" not in line
+            and "---" not in line]
+    assert len(rows) == len(CONFIG["tasks"]) and "AUC BC's action" in quality
+    assert (paper / "dm_quality.png").stat().st_size > 0
+    table = (paper / "dm_budget" / "dm_budget.md").read_text()
+    assert "| Maze | budget | 32 | 2 | linear |" in table and "| Maze | constant | 32 | 3 | constant |" in table
+    variant = smoke_run / "results/smoke/dm_budget/constant"
+    assert json.loads((variant / "diffusion_model/maze/config.json").read_text())["config"]["lr_decay"] == "constant"
+    run = json.loads((variant / "runs/maze/dbc/seed1/run.json").read_text())
+    assert run["inputs"]["diffusion_model"] == "results/smoke/dm_budget/constant/diffusion_model/maze/model.pt"
+    assert run["dataset_sha256"] == json.loads((smoke_run / "results/smoke/data/maze.json").read_text())["files"]
+    assert (paper / "dm_budget" / "dm_budget_activity.png").stat().st_size > 0
+
+
 def test_html_report_builds(smoke_run):
     proc = snakemake(smoke_run, workflow_env(smoke_run), "--cores", "1", "all", "--config", "budget=smoke",
                      "--report", "report.html", timeout=300)
@@ -73,8 +93,18 @@ def test_every_run_evaluated_and_logged(smoke_run):
         assert len(rows) == 4  # the smoke budget's evaluation episodes
         assert json.loads((run / "timing.json").read_text())["updates_per_second"] > 0
         assert not (run / "state.pt").exists()  # resume state removed once finished
+        check_digest(run)  # every result file is the one the run recorded as it finished
     header = (smoke_run / "results/smoke/runs/maze/dbc/seed1/train_log.csv").read_text().splitlines()[0]
-    assert "dm_loss" in header and "bc_loss" in header
+    assert all(name in header for name in ("dm_loss", "bc_loss", "dm_active_frac", "dm_term_mean", "dm_grad_share"))
+    # DBC counts its term over every update; the main table shows it for DBC rows only.
+    term = json.loads((smoke_run / "results/smoke/runs/maze/dbc/seed1/run.json").read_text())["dm_term"]
+    timing = json.loads((smoke_run / "results/smoke/runs/maze/dbc/seed1/timing.json").read_text())
+    assert term["updates"] == timing["updates"] and 0 <= term["active_updates"] <= term["updates"]
+    assert "dm_term" not in json.loads((smoke_run / "results/smoke/runs/maze/bc/seed1/run.json").read_text())
+    table = (smoke_run / "paper/smoke/main_table.md").read_text()
+    assert "DM term active, % of updates" in table
+    bc_row = next(line for line in table.splitlines() if line.startswith("| Maze (success %) | BC |"))
+    assert bc_row.rstrip().endswith("| - |")
 
 
 def test_every_rule_has_log_and_benchmark(smoke_run):

@@ -116,6 +116,8 @@ checked(
     "config 'experiments.lambda_sweep.method'", lambda: registry.parse(config["experiments"]["lambda_sweep"]["method"])
 )
 checked("config 'report.reference_method'", lambda: registry.parse(config["report"]["reference_method"]))
+for _task in config["experiments"]["dm_budget"]["tasks"]:
+    checked("config 'experiments.dm_budget.tasks'", lambda: envs.get_task(_task))
 # `verify.runs`: <task>/<method>/seed<k> (the schema checks the shape).
 VERIFY_RUNS = [Path(run).parts for run in config["verify"]["runs"]]
 for _task, _method, _ in VERIFY_RUNS:
@@ -160,6 +162,14 @@ LABEL = config["label"] or ("custom" if CUSTOM_INPUTS else "")
 RESULTS = f"results/{BUDGET}-{LABEL}" if LABEL else COMMITTED_RESULTS
 # The `verify` target reruns a few committed runs, datasets and all, with the same rules, here.
 VERIFY_RESULTS = f"results/verify/{BUDGET}"
+# The `dm_budget` target: each variant's diffusion model, DBC runs and model quality under a results root
+# of its own (its data unpacked there again), beside the budget's BC runs.
+DM_BUDGET = config["experiments"]["dm_budget"]
+DM_BUDGET_VARIANTS = budget["dm_budget"]
+DM_BUDGET_ROOTS = {f"{RESULTS}/dm_budget/{name}": name for name in DM_BUDGET_VARIANTS}
+DM_BUDGET_FILES = [f"dm_budget.{ext}" for ext in ("md", "csv", "pdf", "png")] + [
+    f"dm_budget_activity.{ext}" for ext in ("pdf", "png")
+]
 # `reference: shipped`: the committed runs of the reference methods not rerun here join the report
 # (analysis/reference.py), which then goes to its own folder, beside the committed one.
 SHIPPED_METHODS = (
@@ -179,7 +189,7 @@ BENCH = f"{RESULTS}/benchmarks"
 
 wildcard_constraints:
     # the results folder of the data, pre-training and training rules: the budget's, or verify's
-    results="|".join(re.escape(root) for root in (RESULTS, VERIFY_RESULTS)),
+    results="|".join(re.escape(root) for root in (RESULTS, VERIFY_RESULTS, *DM_BUDGET_ROOTS)),
     task="|".join(envs.TASKS),
     # a method, a variant, or either with run overrides (dbc@lambda_dm=0.5)
     method=r"[a-z_0-9]+(@[a-z_][a-z_0-9]*=[^/@]+)*",
@@ -310,9 +320,18 @@ def guidance_model_hyperparameters(wildcards):
     return shlex.quote(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
 
 
-def diffusion_model_hyperparameters(wildcards):
-    cfg = checked("diffusion model", lambda: resolve_diffusion_model("config", BUDGET, wildcards.task))
+@lru_cache(maxsize=None)
+def _resolved_diffusion_model(task, results):
+    """The diffusion model's config for a results root: the budget's, or a dm_budget variant's."""
+    variant = DM_BUDGET_ROOTS.get(results)
+    where = f"{BUDGET_FILE}: dm_budget.{variant}"
+    overrides = DM_BUDGET_VARIANTS[variant] if variant else None
+    cfg = checked("diffusion model", lambda: resolve_diffusion_model("config", BUDGET, task, overrides, where))
     return shlex.quote(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
+
+
+def diffusion_model_hyperparameters(wildcards):
+    return _resolved_diffusion_model(wildcards.task, getattr(wildcards, "results", RESULTS))
 
 
 # Code fingerprints (dbc_bench.codehash): a job reruns when the code it runs changes: its script
@@ -482,3 +501,18 @@ def bench_threads(wildcards):
         return workflow.cores
     except WorkflowError:
         return 1
+
+
+def bc_run_dirs(task):
+    """The budget's BC runs of a task (the actions the model must rank below the expert's)."""
+    return [run_dir(task, "bc", s) for s in config["seeds"]]
+
+
+def dm_budget_variant_args():
+    """--variant NAME 'quality files' 'DBC run folders' for each variant (all tasks and seeds)."""
+    args = []
+    for root, name in DM_BUDGET_ROOTS.items():
+        quality = " ".join(f"{root}/dm_quality/{t}.json" for t in DM_BUDGET["tasks"])
+        runs = " ".join(run_dir(t, "dbc", s, root) for t in DM_BUDGET["tasks"] for s in config["seeds"])
+        args.append(f"--variant {name} '{quality}' '{runs}'")
+    return " ".join(args)

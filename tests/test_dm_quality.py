@@ -1,0 +1,37 @@
+"""The diffusion model's quality measures (methods/dm_quality.py) on cases whose answer is known, and the
+dm_budget variants' config checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import snakemake
+
+from methods.dm_quality import hinge_positive_share, roc_auc
+
+
+def test_roc_auc_counts_the_alternatives_ranked_above_the_expert():
+    assert roc_auc(np.array([0.0, 1.0]), np.array([2.0, 3.0])) == 1.0
+    assert roc_auc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 0.0
+    assert roc_auc(np.array([1.0, 1.0]), np.array([1.0, 1.0])) == 0.5  # ties count half
+    assert roc_auc(np.array([0.0, 2.0]), np.array([1.0, 3.0])) == 0.75  # 3 of 4 (expert, alternative) pairs
+
+
+def test_hinge_share_is_the_share_of_batches_whose_agent_mean_is_higher():
+    gen = torch.Generator().manual_seed(0)
+    expert = torch.zeros(4, 100)
+    assert hinge_positive_share(expert + 1.0, expert, batch=8, batches=50, generator=gen) == 1.0
+    assert hinge_positive_share(expert - 1.0, expert, batch=8, batches=50, generator=gen) == 0.0
+    # Agent above the expert in draws 0-1 only: about half of the batches (each batch takes one draw).
+    agent = torch.cat([torch.ones(2, 100), -torch.ones(2, 100)])
+    assert hinge_positive_share(agent, expert, batch=8, batches=4000, generator=gen) == pytest.approx(0.5, abs=0.03)
+
+
+def test_a_typo_in_a_dm_budget_variant_is_one_line(workflow_copy):
+    work, env = workflow_copy
+    smoke = work / "config/budgets/smoke.yaml"
+    smoke.write_text(smoke.read_text().replace("constant: {lr_decay: constant, epochs: 3}",
+                                               "constant: {lr_decay: constant, epohcs: 3}"))
+    proc = snakemake(work, env, "-n", "dm_budget", "--config", "budget=smoke", "tasks=[maze]")
+    assert proc.returncode == 1
+    assert "config/budgets/smoke.yaml: dm_budget.constant" in proc.stderr and "epohcs" in proc.stderr
