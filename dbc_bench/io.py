@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pickle
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -168,11 +169,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Unsupported global" not in str(exc):  # a damaged file, not one that names code to run
-            raise BenchError(f"{path}: not a readable torch file ({str(exc).splitlines()[0][:200]})") from exc
-        # torch suggests weights_only=False here: that would run the file's code, so never do it.
-        raise BenchError(f"{path}: the file carries pickled code or objects beyond tensors; "
-                         "it was not loaded (only weights-only files are accepted)") from exc
+        # torch's own text suggests loading with weights_only=False, which would run the file's code: it is
+        # never quoted. A refused GLOBAL means the file names code or objects; anything else, damage.
+        text = str(exc)
+        named = re.search(r"GLOBAL ([\w.]+)", text)
+        if named:
+            raise BenchError(f"{path}: the file carries pickled code or objects beyond tensors (it names "
+                             f"{named.group(1)}); it was not loaded, and must not be: only weights-only files are "
+                             "accepted") from exc
+        detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+        reason = detail.group(1) if detail else text.splitlines()[0]
+        raise BenchError(f"{path}: not a readable torch file (damaged, or not written by torch.save: "
+                         f"{reason[:200]})") from exc
     except Exception as exc:
         raise BenchError(f"{path}: not a readable torch file ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:200]})") from exc

@@ -34,6 +34,7 @@ class ConfiguredEnv(gym.Env):
 
     def __init__(self, env_id: str, metric: str = "return", success_key: str | None = None,
                  obs_keys: list[str] | None = None, env_kwargs: dict | None = None, render_mode: str | None = None):
+        registered(env_id)
         self.inner = gym.make(env_id, max_episode_steps=None, render_mode=render_mode, **(env_kwargs or {})).unwrapped
         self.metric, self.success_key, self.obs_keys = metric, success_key, obs_keys
         self.render_mode = render_mode
@@ -91,6 +92,17 @@ class ConfiguredEnv(gym.Env):
         self.inner.close()
 
 
+def registered(env_id: str) -> bool:
+    """Whether gymnasium knows `env_id`; the robotics envs (Fetch, Shadow hand, ...) register only once
+    gymnasium_robotics is imported, so it is imported first when needed."""
+    if env_id not in gym.registry:
+        try:
+            import gymnasium_robotics  # noqa: F401  (registers its envs)
+        except ImportError:
+            return False
+    return env_id in gym.registry
+
+
 def check_definition(name: str, spec) -> dict:
     """`task_definitions.<name>`, every key checked; returns it with defaults filled in."""
     where = f"config 'task_definitions.{name}'"
@@ -102,7 +114,7 @@ def check_definition(name: str, spec) -> dict:
     missing = [key for key in ("env_id", "metric", "max_episode_steps") if key not in spec]
     if missing:
         raise BenchError(f"{where}: missing '{missing[0]}'")
-    if spec["env_id"] not in gym.registry:
+    if not registered(spec["env_id"]):
         raise BenchError(f"{where}: env_id '{spec['env_id']}' is not a registered gymnasium env")
     if spec["metric"] not in ("success", "return"):
         raise BenchError(f"{where}: metric '{spec['metric']}': choose from success, return")

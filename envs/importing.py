@@ -7,6 +7,9 @@ Sources (`datasets: {<task>: <path>}`, or a mapping `{path, format, frame, ref_m
   (an episode ends where either is set), optional `rewards` [N] and `next_observations` [N, d];
 - `authors`: a torch file in the DBC authors' layout, a dict of float tensors `obs` [N, d], `next_obs`
   [N, d], `actions` [N, k] and `done` [N] (1.0 on each episode's last transition), loaded weights-only.
+  Their own walker and halfcheetah files store `next_obs` equal to `obs` in every row: such a copy, or
+  a file without `next_obs`, gets next observations from the following rows of each episode (said in
+  the log and in the summary's `next_obs`).
 The format follows from the path (folder or id: minari; .hdf5/.h5: d4rl; .pt/.pth: authors) unless
 given. `frame: d4rl` rotates maze data recorded in D4RL's maze2d frame into the suite's (gymnasium's):
 x = y' - 3.5, y = 3.5 - x' for positions and goals, and the same rotation without offset for velocities
@@ -157,17 +160,21 @@ def _read_authors(source: Source) -> tuple[dict, dict]:
 
     where = str(source.path)
     data = load_checkpoint(source.path)  # weights-only: a file carrying code is refused
-    missing = sorted({"obs", "next_obs", "actions", "done"} - set(data))
+    missing = sorted({"obs", "actions", "done"} - set(data))
     if missing:
         raise BenchError(f"{where}: missing key '{missing[0]}' (the authors' layout: obs, next_obs, actions, done)")
     for key in ("obs", "next_obs", "actions", "done"):
+        if key not in data:
+            continue  # next_obs: optional (rebuilt from the following observation, see copied_next_obs)
         if not isinstance(data[key], torch.Tensor):
             raise BenchError(f"{where}: '{key}' must be a tensor, not {type(data[key]).__name__}")
         if not data[key].is_floating_point():
             raise BenchError(f"{where}: '{key}' must hold floats, not {data[key].dtype}")
     done = data["done"].reshape(-1) if data["done"].ndim == 2 and data["done"].shape[1] == 1 else data["done"]
-    arrays = {"obs": data["obs"].double().numpy(), "next_obs": data["next_obs"].double().numpy(),
-              "actions": data["actions"].double().numpy(), "ends": _flag_array("done", done.numpy(), where)}
+    arrays = {"obs": data["obs"].double().numpy(), "actions": data["actions"].double().numpy(),
+              "ends": _flag_array("done", done.numpy(), where)}
+    if "next_obs" in data:
+        arrays["next_obs"] = data["next_obs"].double().numpy()
     return arrays, {}  # `done` does not tell termination from a time limit: episodes_of() infers it
 
 
@@ -241,6 +248,19 @@ def rotate_to_d4rl(arrays: dict) -> dict:
     return _rotate_maze(arrays, lambda x, y: (_MAZE_OFFSET - y, x + _MAZE_OFFSET), lambda x, y: (-y, x))
 
 
+def copied_next_obs(arrays: dict) -> str:
+    """The authors' own walker and halfcheetah files store next_obs equal to obs in every row: such a copy
+    (or no next_obs at all) carries no next observation, so it is dropped and each episode's observations
+    are the following rows' (its last one repeated at the end, which BC-style methods never read).
+    Returns what was done, for the log and the summary; '' where next_obs is recorded."""
+    if "next_obs" not in arrays:
+        return "absent: rebuilt from the following observation within each episode"
+    if arrays["next_obs"].shape == arrays["obs"].shape and np.array_equal(arrays["next_obs"], arrays["obs"]):
+        del arrays["next_obs"]
+        return "a copy of obs in every row: rebuilt from the following observation within each episode"
+    return ""
+
+
 def check(task, arrays: dict, where: str) -> None:
     """Shapes against the task, finite values, and episode boundaries."""
     n = len(arrays["actions"])
@@ -310,6 +330,9 @@ def import_dataset(task_name: str, entry, out_dir: Path, summary_path: Path, eva
     source = parse_source(task_name, entry)
     where = str(source.path)
     arrays, metadata = READERS[source.format](source)
+    rebuilt = copied_next_obs(arrays) if source.format == "authors" else ""
+    if rebuilt:
+        print(f"{where}: next_obs {rebuilt}", flush=True)
     check(task, arrays, where)  # every check holds in either frame
     if source.frame == "d4rl":
         arrays = _rotate_from_d4rl(arrays)
@@ -348,6 +371,7 @@ def import_dataset(task_name: str, entry, out_dir: Path, summary_path: Path, eva
         "ref_min_score": refs["ref_min_score"], "ref_max_score": refs["ref_max_score"],
         "reference_scores_measured": measured, "rewards": "recorded" if has_rewards else "absent (stored as 0)",
         "final_observation": "recorded" if "next_obs" in arrays else "absent (last observation repeated)",
+        **({"next_obs": rebuilt} if rebuilt else {}),
         "source": f"imported: {source.path}", "source_format": source.format, "source_frame": source.frame,
         "source_sha256": source_sha256, "files": shipped.file_hashes(out_dir), "provenance": provenance.record(),
     }

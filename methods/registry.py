@@ -177,6 +177,9 @@ def _import(module_name: str, where: str):
         sys.modules[path.stem] = module  # pickling and dataclasses look their module up by name
         spec.loader.exec_module(module)
         return module
+    except SystemExit as exc:  # sys.exit() at import would end the whole workflow, even with status 0
+        raise BenchError(f"{where + ': ' if where else ''}method module '{module_name}' called sys.exit("
+                         f"{exc.code!r}) while being imported; a method module must only define its method") from None
     except Exception as exc:  # an external module's own import error, or not on the path
         hint = "" if module_name.endswith(".py") else "; is its folder on PYTHONPATH, or name its .py file"
         raise BenchError(f"{where + ': ' if where else ''}cannot import method module '{module_name}' "

@@ -196,3 +196,37 @@ def test_a_job_refuses_packages_imported_from_another_checkout(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "workflow/scripts/train_policy.py"), "--help"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------------ 10: schema errors
+
+
+@pytest.mark.parametrize("override, line", [
+    ("seeds=[-1]", "error: config 'seeds[0]': -1 is less than the minimum of 1"),
+    ("methods=[]", "error: config 'methods': [] should be non-empty"),
+    ("budget=nosuch", "error: config 'budget': 'nosuch' is not allowed; choose from smoke, default, paper"),
+    ("device=tpu", "error: config 'device': 'tpu' is not allowed (choose from auto (a GPU when present), cpu, "
+                   "cuda, cuda:<index>)"),
+    ("budgte=smoke", "error: config: unknown key 'budgte'; choose from budget, label, tasks, methods, "),
+])
+def test_a_schema_error_is_one_line_naming_the_key(default_copy, override, line):
+    work, env = default_copy
+    proc = snakemake(work, env, "-n", "all", "--config", override)
+    assert proc.returncode == 1
+    errors = [text for text in (proc.stdout + proc.stderr).splitlines() if text.startswith("error")]
+    assert len(errors) == 1 and errors[0].startswith(line), proc.stderr[-2000:]
+    assert len((proc.stdout + proc.stderr).splitlines()) <= 3  # no schema dump: snakemake's two notes and the line
+
+
+def test_a_typo_in_a_budget_file_key_is_one_line(default_copy):
+    work, env = default_copy
+    budget = work / "config/budgets/smoke.yaml"
+    original = budget.read_text()
+    try:
+        budget.write_text(original + "evalution: {episodes: 3}\n")
+        proc = snakemake(work, env, "-n", "all", "--config", "budget=smoke")
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines()[-1].startswith(
+            "error: config/budgets/smoke.yaml: unknown key 'evalution'; choose from description, data, evaluation")
+    finally:
+        budget.write_text(original)

@@ -191,3 +191,30 @@ def test_bad_entries_are_named(tmp_path):
                            ({"path": str(tmp_path / "x.csv"), "format": "d4rl", "frame": "d4rl"}, "maze data only")]:
         with pytest.raises(BenchError, match=message):
             importing.parse_source("walker", entry)
+
+
+def test_the_authors_files_with_next_obs_copied_from_obs_import(tmp_path):
+    """The authors' walker and halfcheetah files: episodes of the horizon, done at each last step, and
+    next_obs equal to obs in every row. They import, the next observations rebuilt within each episode;
+    the pairs are the file's."""
+    arrays = flat(random_episodes("walker", 2, steps=30))
+    source = write_authors(tmp_path / "walker_authors.pt", {**arrays, "next_obs": arrays["obs"]})
+    data, summary = imported(tmp_path, {"path": source, "ref_max_score": 1000.0}, task="walker")
+    obs, act = pairs(data)
+    np.testing.assert_allclose(obs, arrays["obs"], atol=1e-4)
+    np.testing.assert_allclose(act, arrays["actions"], atol=1e-6)
+    n = len(arrays["actions"])  # random actions: walker may fall before 30 steps
+    assert data.n_episodes == 2 and summary["transitions"] == n
+    assert summary["next_obs"] == ("a copy of obs in every row: rebuilt from the following observation within "
+                                   "each episode")
+    assert summary["final_observation"] == "absent (last observation repeated)"
+    # Without next_obs at all: the same pairs.
+    torch.save({key: torch.as_tensor(arrays[key], dtype=torch.float32) for key in ("obs", "actions", "done")},
+               tmp_path / "no_next.pt")
+    data, summary = imported(tmp_path, {"path": str(tmp_path / "no_next.pt"), "ref_max_score": 1000.0}, task="walker")
+    assert summary["next_obs"].startswith("absent") and summary["transitions"] == n
+    # next_obs that is recorded but disagrees inside an episode is still refused.
+    wrong = {**arrays, "next_obs": arrays["next_obs"] + np.eye(1, n, 5).T}
+    with pytest.raises(BenchError, match="transition 5 is not marked as an episode's last"):
+        imported(tmp_path, {"path": write_authors(tmp_path / "wrong.pt", wrong), "ref_max_score": 1000.0},
+                 task="walker")

@@ -233,6 +233,13 @@ class Evil:
         return (Path("/tmp/dbc_bench_pwned").touch, ())
 
 
+class SystemCall:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch /tmp/dbc_bench_pwned",))
+
+
 def test_checkpoint_loading_never_unpickles_code(tmp_path):
     bad = tmp_path / "evil.pt"
     torch.save({"agent": Evil()}, bad)  # a pickle that would run code on load
@@ -241,9 +248,19 @@ def test_checkpoint_loading_never_unpickles_code(tmp_path):
     with pytest.raises(BenchError, match="evil.pt: the file carries pickled code .* it was not loaded") as err:
         load_checkpoint(bad)
     assert not marker.exists() and "weights_only=False" not in str(err.value)
+    # A pickle naming a function of a module torch blocks outright (another wording of torch's refusal).
+    system = tmp_path / "system.pt"
+    torch.save({"agent": SystemCall()}, system)
+    with pytest.raises(BenchError) as err:
+        load_checkpoint(system)
+    assert str(err.value) == (f"{system}: the file carries pickled code or objects beyond tensors (it names "
+                              f"posix.system); it was not loaded, and must not be: only weights-only files are "
+                              f"accepted")
+    assert not marker.exists()
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(BenchError, match="junk.pt: not a readable torch file"):
+    with pytest.raises(BenchError, match="junk.pt: not a readable torch file") as err:
         load_checkpoint(tmp_path / "junk.pt")
+    assert "weights_only" not in str(err.value)  # torch's advice to load unsafely is never passed on
     torch.save(torch.zeros(2), tmp_path / "tensor.pt")
     with pytest.raises(BenchError, match="tensor.pt: expected a dict of tensors, found Tensor"):
         load_checkpoint(tmp_path / "tensor.pt")

@@ -229,3 +229,27 @@ def test_a_task_defined_in_config_runs_the_smoke_dag(tmp_path, defines_tasks):
     rows = (work / "results/smoke-custom/runs/pendulum/bc/seed2/eval_final.csv").read_text().splitlines()
     assert len(rows) == 5 and all(int(r.split(",")[-1]) <= 100 for r in rows[1:])  # 4 episodes, horizon 100
     assert "| Pendulum " in (work / "paper/smoke-custom/main_table.md").read_text()
+
+
+def test_the_readme_robotics_task_definition_is_accepted_in_a_fresh_process():
+    """FetchReach-v4 is registered only once gymnasium_robotics is imported: the definition check imports it."""
+    code = ("import envs; envs.define_tasks({'reach': {'env_id': 'FetchReach-v4', 'metric': 'success', "
+            "'success_key': 'is_success', 'max_episode_steps': 50, 'obs_keys': ['observation', 'desired_goal'], "
+            "'config_like': 'fetch_pick'}}); print(envs.get_task('reach').obs_dim)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "13"
+
+
+def test_a_method_module_that_exits_at_import_is_one_line(your_setup, tmp_path):
+    """sys.exit(0) in a method module must not end the workflow with status 0 having done nothing."""
+    work, env = your_setup
+    module = tmp_path / "quits.py"
+    marker = tmp_path / "after_exit"
+    module.write_text(f"import sys\nsys.exit(0)\nopen({str(marker)!r}, 'w').close()\n")
+    proc = snakemake(work, env, "-n", "all", "--config", *SMOKE, f"method_modules=[{module}]")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: config 'method_modules': method module '{module}' called sys.exit(0) while "
+        f"being imported; a method module must only define its method")
+    assert not marker.exists()

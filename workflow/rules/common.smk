@@ -22,6 +22,7 @@ from dbc_bench import checkout, kernels, seeds, tracking
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_yaml
+from dbc_bench.schema import problem as schema_problem
 from methods import registry
 from methods.config import check_budget_methods, resolve, resolve_diffusion_model, resolve_guidance_model
 
@@ -60,8 +61,18 @@ def _numbers(value):
     return value
 
 
+def schema_checked(data, schema, where):
+    """One line naming the key and what is allowed (dbc_bench.schema), then Snakemake's validation, which
+    fills in the defaults."""
+    found = schema_problem(data, Path(workflow.basedir) / "workflow" / "schemas" / schema)
+    if found:
+        print(f"error: {where}{' ' if found.startswith(chr(39)) else ': '}{found}", file=sys.stderr)
+        raise SystemExit(1)
+    validate(data, f"../schemas/{schema}", set_default=True)
+
+
 config.update({key: _numbers(value) for key, value in config.items() if key != "datasets"})
-validate(config, "../schemas/config.schema.yaml", set_default=True)
+schema_checked(config, "config.schema.yaml", "config")
 
 # Methods from outside the repository (config key `method_modules`): registered here, and in every
 # job through the environment it inherits (methods.registry).
@@ -76,7 +87,7 @@ if not Path(BUDGET_FILE).is_file():
     raise WorkflowError(f"config 'budget': no file {BUDGET_FILE}")
 with open(BUDGET_FILE) as _f:
     budget = yaml.safe_load(_f)
-validate(budget, "../schemas/budget.schema.yaml", set_default=True)
+schema_checked(budget, "budget.schema.yaml", BUDGET_FILE)
 checked("config", lambda: check_budget_methods(Path(BUDGET_FILE)))
 
 # Tasks defined in config without code (envs/configured.py): registered here and, through the environment,
