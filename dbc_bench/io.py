@@ -45,6 +45,21 @@ def _atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def check_writable(folder: str | os.PathLike) -> None:
+    """`folder` can be created and written: a file made in it (or in its nearest existing parent) and
+    removed again. A folder that is a file, read-only, or on a full or read-only disk is one line."""
+    folder = Path(folder)
+    probe_in = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not probe_in.is_dir():
+        raise BenchError(f"{folder}: cannot write here ({probe_in} is a file, not a folder)")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-probe-", dir=probe_in)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise BenchError(f"{folder}: cannot write here ({exc.strerror or exc})") from exc
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return _atomic(path, lambda tmp: tmp.write_text(text))
 
@@ -83,7 +98,13 @@ def copy_atomic(source: str | os.PathLike, path: str | os.PathLike, read: Callab
 def save_torch_atomic(obj, path: str | os.PathLike) -> Path:
     import torch
 
-    return _atomic(path, lambda tmp: torch.save(obj, tmp))
+    def save(tmp: Path) -> None:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:  # torch's writer reports a full disk or a failed write as RuntimeError
+            raise OSError(f"torch.save failed: {str(exc).strip().splitlines()[-1][:200]}") from exc
+
+    return _atomic(path, save)
 
 
 def save_figure_atomic(fig, path: str | os.PathLike, dpi: int = 150) -> Path:

@@ -7,6 +7,7 @@ scores (random policy, expert) used to normalise returns.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -151,18 +152,33 @@ def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str
     staging = (out_dir.parent / f".staging-{out_dir.name}-{os.getpid()}").resolve()
     shutil.rmtree(staging, ignore_errors=True)
     os.environ["MINARI_DATASETS_PATH"] = str(staging)
-    minari.create_dataset_from_buffers(
-        dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
-        algorithm_name=algorithm, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
-        code_permalink="envs/demos.py", ref_min_score=ref_min_score, ref_max_score=ref_max_score,
-        description=description, data_format="hdf5",
-        requirements=[f"mujoco=={_version('mujoco')}", f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staging / dataset_id, out_dir)
-    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with _hdf5_quiet():
+            minari.create_dataset_from_buffers(
+                dataset_id=dataset_id, buffer=buffers, env=env,
+                eval_env=task.make(**(eval_env_kwargs or {})).spec, algorithm_name=algorithm, author="DBC-Bench",
+                author_email="dbc-bench@users.noreply.github.com", code_permalink="envs/demos.py",
+                ref_min_score=ref_min_score, ref_max_score=ref_max_score, description=description,
+                data_format="hdf5", requirements=[f"mujoco=={_version('mujoco')}",
+                                                  f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / dataset_id, out_dir)
+    except OSError as exc:  # disk full, no permission: one line, and no staging folder left behind
+        raise BenchError(f"{out_dir}: cannot write the dataset ({exc.strerror or str(exc).splitlines()[0]})") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return dataset_id
+
+
+def _hdf5_quiet() -> contextlib.AbstractContextManager:
+    """HDF5's C library prints its own error stack for every failed call (over a hundred on a full disk);
+    the OSError h5py raises says it once. Silenced for this process (h5py has no switch back)."""
+    import h5py
+
+    h5py._errors.silence_errors()
+    return contextlib.nullcontext()
 
 
 def expert_file(task_name: str) -> Path | None:

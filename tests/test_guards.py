@@ -5,6 +5,7 @@ refused with one line, before anything is written or run."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -230,3 +231,61 @@ def test_a_typo_in_a_budget_file_key_is_one_line(default_copy):
             "error: config/budgets/smoke.yaml: unknown key 'evalution'; choose from description, data, evaluation")
     finally:
         budget.write_text(original)
+
+
+# ------------------------------------------------------------------------------ 7: disk full, unwritable folders
+
+
+def test_a_full_disk_during_torch_save_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    import torch
+
+    from dbc_bench.io import save_torch_atomic
+
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"finished work")
+
+    def full(obj, f, *args, **kwargs):  # what torch's writer raises when the disk fills up
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 2816 vs 2710")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(BenchError) as err:
+        save_torch_atomic({"w": 1}, target)
+    assert str(err.value) == (f"{target}: cannot write (torch.save failed: [enforce fail at inline_container.cc:664] "
+                              f". unexpected pos 2816 vs 2710)")
+    assert target.read_bytes() == b"finished work" and sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+def test_a_full_disk_during_the_data_import_is_one_line_and_leaves_no_staging(tmp_path, monkeypatch):
+    import errno
+
+    import minari
+
+    from envs import importing
+    from tests.test_importing import flat, random_episodes, write_authors
+
+    source = write_authors(tmp_path / "demos.pt", flat(random_episodes("maze", 2, steps=20)))
+
+    def full(*args, **kwargs):  # as h5py fails on a full disk, after Minari made its staging folder
+        Path(os.environ["MINARI_DATASETS_PATH"], "dbc").mkdir(parents=True)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(minari, "create_dataset_from_buffers", full)
+    out = tmp_path / "data" / "dataset"
+    with pytest.raises(BenchError) as err:
+        importing.import_dataset("maze", source, out, tmp_path / "summary.json", {}, random_episodes=1)
+    assert str(err.value) == f"{out}: cannot write the dataset (No space left on device)"
+    assert not out.exists()
+    assert not out.parent.exists() or not [p for p in out.parent.iterdir() if p.name.startswith(".staging")]
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_an_unwritable_output_folder_is_one_line_before_any_job(default_copy):
+    work, env = default_copy
+    (work / "paper" / "smoke").write_text("a file where the report folder belongs")
+    try:
+        proc = snakemake(work, env, "-n", "all", "--config", "budget=smoke", "tasks=[maze]")
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines()[-1] == (
+            "error: output folder: paper/smoke: cannot write here (paper/smoke is a file, not a folder)")
+    finally:
+        (work / "paper" / "smoke").unlink()

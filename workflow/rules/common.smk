@@ -21,7 +21,7 @@ from analysis.reference import check_shipped_runs
 from dbc_bench import checkout, kernels, seeds, tracking
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
-from dbc_bench.io import read_yaml
+from dbc_bench.io import check_writable, read_yaml
 from dbc_bench.schema import problem as schema_problem
 from methods import registry
 from methods.config import check_budget_methods, resolve, resolve_diffusion_model, resolve_guidance_model
@@ -194,6 +194,9 @@ if LABEL:
         f"({'config label' if config['label'] else ', '.join(CUSTOM_INPUTS)})",
         file=sys.stderr,
     )
+# An unwritable output folder is one line now, not a traceback from the first job that writes there.
+for _folder in (RESULTS, PAPER):
+    checked("output folder", lambda: check_writable(_folder))
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
