@@ -100,7 +100,10 @@ def save_torch_atomic(obj, path: str | os.PathLike) -> Path:
 
     def save(tmp: Path) -> None:
         try:
-            torch.save(obj, tmp)
+            # Through a file object: given a path, torch names the archive inside after the (temporary,
+            # random) file name, so equal tensors would give files of other bytes.
+            with open(tmp, "wb") as f:
+                torch.save(obj, f)
         except RuntimeError as exc:  # torch's writer reports a full disk or a failed write as RuntimeError
             raise OSError(f"torch.save failed: {str(exc).strip().splitlines()[-1][:200]}") from exc
 

@@ -238,6 +238,22 @@ def labels() -> dict[str, str]:
     return {name: parse(name).label for name in names()}
 
 
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    return str(value)
+
+
+def canonical(run_name: str) -> str:
+    """One name per run: 'dbc@lambda_dm=0.50' and 'dbc@lambda_dm=.5' are 'dbc@lambda_dm=0.5', overrides in
+    field order, so that the same run is never trained twice under two names."""
+    run = parse(run_name)
+    name = run_name.split("@")[0]
+    return name + "".join(f"@{key}={_text(run.overrides[key])}" for key in sorted(run.overrides))
+
+
 def parse(run_name: str) -> RunSpec:
     """'dbc@lambda_dm=0.5' -> RunSpec; an unknown method or a malformed override is one line that
     lists the choices. Override fields are checked against the config when it is resolved."""

@@ -289,3 +289,16 @@ def test_an_unwritable_output_folder_is_one_line_before_any_job(default_copy):
             "error: output folder: paper/smoke: cannot write here (paper/smoke is a file, not a folder)")
     finally:
         (work / "paper" / "smoke").unlink()
+
+
+# ------------------------------------------------------------------------------ 11: one name per run
+
+
+def test_one_run_under_two_spellings_trains_once(default_copy):
+    from tests.test_pipeline import planned_runs
+
+    work, env = default_copy
+    proc = snakemake(work, env, "-n", "all", "--config", "budget=smoke", "tasks=[maze]", "seeds=[1]",
+                     "methods=[dbc@lambda_dm=0.5,dbc@lambda_dm=0.50,dbc@lambda_dm=.5]")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert planned_runs(proc) == {("maze", "dbc@lambda_dm=0.5", "1")}

@@ -42,3 +42,15 @@ def test_writes_are_complete_files(tmp_path):
     assert (tmp_path / "a.csv").read_text() == "y,x\n2,1\n"
     io.save_torch_atomic({"w": torch.ones(2)}, tmp_path / "m.pt")
     assert torch.equal(io.load_checkpoint(tmp_path / "m.pt")["w"], torch.ones(2))
+
+
+def test_equal_checkpoints_are_equal_bytes(tmp_path):
+    """Two saves of the same tensors are the same file, whatever its name (issue 30, case 11)."""
+    import torch
+
+    from dbc_bench.io import save_torch_atomic
+
+    state = {"w": torch.arange(6.0).reshape(2, 3), "step": 3}
+    save_torch_atomic(state, tmp_path / "a" / "model.pt")
+    save_torch_atomic(state, tmp_path / "b" / "other_name.pt")
+    assert (tmp_path / "a/model.pt").read_bytes() == (tmp_path / "b/other_name.pt").read_bytes()

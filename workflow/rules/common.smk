@@ -113,6 +113,18 @@ for _where, _methods in [("methods", config["methods"])] + [
 ]:
     for _method in _methods:
         checked(f"config '{_where}'", lambda: registry.parse(_method))
+
+
+# One name per run (registry.canonical): `dbc@lambda_dm=0.50` runs as `dbc@lambda_dm=0.5`, never twice.
+def canonical_methods(names):
+    return list(dict.fromkeys(registry.canonical(name) for name in names))
+
+
+config["methods"] = canonical_methods(config["methods"])
+config["reference_methods"] = canonical_methods(config["reference_methods"])
+for _spec in config["experiments"].values():
+    if "methods" in _spec:
+        _spec["methods"] = canonical_methods(_spec["methods"])
 for _task in budget["data"]:
     checked(f"{BUDGET_FILE}: data", lambda: envs.get_task(_task))
 for _task, _kwargs in config["evaluation"]["env_kwargs"].items():
