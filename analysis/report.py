@@ -60,6 +60,12 @@ EXPERIMENTS_INDEX = (
     ("generative_ablation", "Maze: DBC's guidance from an EBM, a VAE, a GAN or the diffusion model, without "
      "and with the BC loss, beside the paper's table (generative_ablation/guidance.png).",
      "generative_ablation/guidance.md"),
+    ("dm_controls", "DBC against its own settings without the diffusion-model term (lambda_DM = 0) on every task: "
+     "P(DBC > DBC without its term) isolates the model's effect from DBC's other settings.", "dm_controls/README.md"),
+    ("dm_quality", "DBC's diffusion model per task: held-out loss, and how well it ranks expert actions above "
+     "perturbed, BC and shuffled ones (ROC AUC).", "dm_quality.md"),
+    ("dm_budget", "Where DBC's term starts to act as its diffusion model grows (width, epochs, schedule), with "
+     "DBC - BC per model.", "dm_budget/dm_budget.md"),
 )
 
 NORMALISATION_NOTE = ("Normalised score: success rate in [0, 1]; return tasks "

@@ -18,6 +18,8 @@ from conftest import CONFIG, snakemake, workflow_env
 from dbc_bench.io import check_digest
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+# Every test here reads the smoke DAG's run (about 15-25 minutes): the slow tier.
+pytestmark = pytest.mark.slow
 
 
 def test_report_outputs_exist(smoke_run):

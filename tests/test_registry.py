@@ -136,6 +136,7 @@ METHOD = MethodSpec(name="toy", label="Toy", config=Config, build=build)
 '''
 
 
+@pytest.mark.slow
 def test_a_new_method_is_one_module_and_its_configs(workflow_copy):
     work, env = workflow_copy
     (work / "methods" / "toy.py").write_text(TOY_METHOD)

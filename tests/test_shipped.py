@@ -36,6 +36,7 @@ def test_every_task_ships_a_dataset_with_its_card(task):
 
 
 @pytest.mark.parametrize("task", TASKS)
+@pytest.mark.slow
 def test_shipped_datasets_regenerate_byte_for_byte(task, tmp_path):
     """The code, expert and seeds make exactly the committed bytes (on this machine kind, pinned kernels)."""
     recipe = shipped.read_card(task)["recipe"]

@@ -70,6 +70,7 @@ def shipped_then_yours(your_setup):
     return work, env, planned
 
 
+@pytest.mark.slow
 def test_imported_data_and_external_method_run_like_built_ins_in_their_own_folders(shipped_then_yours):
     work, env, _ = shipped_then_yours
     shipped = tree_bytes(work / "results/smoke") | tree_bytes(work / "paper/smoke")
@@ -86,6 +87,7 @@ def test_imported_data_and_external_method_run_like_built_ins_in_their_own_folde
     assert "label=mydata" in (work / "paper/smoke-mydata/README.md").read_text()
 
 
+@pytest.mark.slow
 def test_reference_shipped_trains_only_the_new_method(shipped_then_yours):
     work, _, planned = shipped_then_yours
     assert planned_runs(planned) == {("maze", "huber_bc", "1"), ("maze", "huber_bc", "2")}
@@ -100,6 +102,7 @@ def test_reference_shipped_trains_only_the_new_method(shipped_then_yours):
     assert (bench / "report-vs-shipped.tsv").is_file()  # and its timing
 
 
+@pytest.mark.slow
 def test_reference_shipped_refuses_runs_of_another_protocol_or_dataset(shipped_then_yours):
     work, env, _ = shipped_then_yours
     digest_path = work / "results/smoke/runs/maze/dbc/seed2/digest.json"
@@ -200,6 +203,7 @@ def test_a_bad_task_definition_is_named(change, message, defines_tasks):
         envs.define_tasks({"pendulum": {**PENDULUM, **change}})
 
 
+@pytest.mark.slow
 def test_a_task_defined_in_config_runs_the_smoke_dag(tmp_path, defines_tasks):
     """InvertedPendulum from gymnasium, with demonstrations this test records, through every stage."""
     import envs

@@ -452,7 +452,7 @@ REPORT_FIGURES = (
 
 GENERALIZATION = config["experiments"]["generalization"]
 SWEEP = config["experiments"]["lambda_sweep"]
-EXPERIMENTS = ("ablation", "regularization", "lambda_sweep", "generative_ablation")
+EXPERIMENTS = ("ablation", "regularization", "lambda_sweep", "generative_ablation", "dm_controls")
 
 
 def experiment_methods(name):

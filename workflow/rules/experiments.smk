@@ -160,6 +160,12 @@ rule generative_ablation:
         [f"{d}/eval_final.csv" for d in experiment_run_dirs("generative_ablation")],
 
 
+rule dm_controls:
+    input:
+        f"{PAPER}/dm_controls/main_table.md",
+        [f"{d}/eval_final.csv" for d in experiment_run_dirs("dm_controls")],
+
+
 rule ablation:
     input:
         f"{PAPER}/ablation/main_table.md",
