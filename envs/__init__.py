@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -72,6 +73,12 @@ class Task:
         if unknown:
             choices = ", ".join(self.kwargs) or "none"
             raise BenchError(f"task '{self.name}' has no env argument {', '.join(unknown)}; choose from {choices}")
+        for key, value in kwargs.items():  # of the default's type (an int where a float is due is fine)
+            default = self.kwargs[key]
+            numeric = isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not numeric and type(value) is not type(default):
+                raise BenchError(f"task '{self.name}': env argument {key} must be a {type(default).__name__} "
+                                 f"(like its default {default!r}), got {value!r}")
 
     def make(self, **kwargs) -> gym.Env:
         return gym.make(self.env_id, **kwargs)
@@ -104,6 +111,9 @@ def define_tasks(definitions: dict) -> None:
     checked = {name: check_definition(name, spec) for name, spec in definitions.items()}
     built_in = [name for name, task in TASKS.items() if not task.defined_in_config]
     for name, spec in checked.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
+            raise BenchError(f"config 'task_definitions.{name}': a task name is lower-case letters, digits and _ "
+                             f"(it names folders, wildcards and an env id), got {name!r}")
         if name in built_in:
             raise BenchError(f"config 'task_definitions.{name}': '{name}' is a built-in task")
         if spec["config_like"] is not None and spec["config_like"] not in built_in:

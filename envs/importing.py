@@ -136,8 +136,13 @@ def _read_d4rl(source: Source) -> tuple[dict, dict]:
             if missing:
                 raise BenchError(f"{where}: missing key '{missing[0]}' (a D4RL file has observations, actions, "
                                  f"terminals, timeouts; rewards and next_observations optional)")
-            raw = {key: f[key][()] for key in ("observations", "actions", "terminals", "timeouts", "rewards",
-                                                "next_observations") if key in keys}
+            present = [key for key in ("observations", "actions", "terminals", "timeouts", "rewards",
+                                       "next_observations") if key in keys]
+            for key in present:
+                if not isinstance(f[key], h5py.Dataset):
+                    raise BenchError(f"{where}: '{key}' is an HDF5 {type(f[key]).__name__.lower()}, not a dataset "
+                                     f"(an array of one row per transition)")
+            raw = {key: f[key][()] for key in present}
     except OSError as exc:
         raise BenchError(f"{where}: cannot read as HDF5 ({exc})") from exc
     arrays = {"obs": _float_array("observations", raw["observations"], where),

@@ -144,6 +144,12 @@ def use_modules(names: list[str]) -> None:
             if not path.is_file() or not path.stem.isidentifier():
                 raise BenchError(f"method module file '{name}': "
                                  + ("no such file" if not path.is_file() else "its name is not a module name"))
+            # It is imported under its file name: one that is already a module (the suite's envs, numpy, ...)
+            # would replace that module for every later import.
+            taken = sys.modules.get(path.stem)
+            if taken is not None and Path(getattr(taken, "__file__", "") or "").resolve() != path:
+                raise BenchError(f"method module file '{name}': its name '{path.stem}' is already the module "
+                                 f"{getattr(taken, '__file__', None) or path.stem}; rename the file")
             name = str(path)  # jobs may start in another folder (a cluster node): pass them the full path
         elif not name or "," in name or not all(part.isidentifier() for part in name.split(".")):
             raise BenchError(f"'{name}' is neither a module name (mypkg.mymethod) nor a .py file")

@@ -302,3 +302,38 @@ def test_one_run_under_two_spellings_trains_once(default_copy):
                      "methods=[dbc@lambda_dm=0.5,dbc@lambda_dm=0.50,dbc@lambda_dm=.5]")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert planned_runs(proc) == {("maze", "dbc@lambda_dm=0.5", "1")}
+
+
+def test_smaller_bad_inputs_are_one_line(default_copy, tmp_path):
+    """An env argument of the wrong type, a task name that cannot name folders, an HDF5 group where an array
+    belongs, a method file named like a module the suite imports."""
+    import h5py
+
+    import envs
+    from envs import importing
+    from methods import registry
+
+    with pytest.raises(BenchError, match=r"task 'fetch_pick': env argument noise_ratio must be a float \(like its "
+                                         r"default 1.0\), got 'abc'"):
+        envs.get_task("fetch_pick").check_kwargs({"noise_ratio": "abc"})
+    envs.get_task("fetch_pick").check_kwargs({"noise_ratio": 2})  # an int for a float is fine
+    with pytest.raises(BenchError, match="a task name is lower-case letters, digits and _"):
+        envs.define_tasks({"Pend X": {"env_id": "InvertedPendulum-v5", "metric": "return", "max_episode_steps": 10}})
+    path = tmp_path / "grouped.hdf5"
+    with h5py.File(path, "w") as f:
+        f.create_group("observations")
+        for key in ("actions", "terminals", "timeouts"):
+            f[key] = [0.0]
+    with pytest.raises(BenchError, match="'observations' is an HDF5 group, not a dataset"):
+        importing.import_dataset("maze", str(path), tmp_path / "out", tmp_path / "s.json", {}, random_episodes=1)
+    shadow = tmp_path / "envs.py"
+    shadow.write_text("METHOD = None\n")
+    with pytest.raises(BenchError, match=f"method module file '{shadow}': its name 'envs' is already the module"):
+        registry.use_modules([str(shadow)])
+    work, env = default_copy
+    proc = snakemake(work, env, "-n", "all", "--config", "budget=smoke", "tasks=[fetch_pick]",
+                     "evaluation={env_kwargs: {fetch_pick: {noise_ratio: abc}}}")
+    assert proc.returncode == 1 and "env argument noise_ratio must be a float" in proc.stderr.strip().splitlines()[-1]
+    proc = snakemake(work, env, "-n", "all", "--config", "budget=smoke", "tasks=[maze]", "methods=[dbc@lamda=1]")
+    assert proc.returncode == 1 and "config/budgets/paper.yaml" not in proc.stderr
+    assert "smoke.yaml" in proc.stderr.strip().splitlines()[-1]

@@ -512,6 +512,7 @@ def paper_lengths():
     out = {}
     for method in config["methods"] + SHIPPED_METHODS:
         for task in config["tasks"]:
+            _resolved(method, task)  # a bad override is named with this run's budget file, not paper.yaml
             cfg = checked("config 'methods'", lambda: resolve("config", "paper", method, task))
             fields = ("env_steps",) if hasattr(cfg, "env_steps") else ("epochs", "batch_size")
             out.setdefault(method, {})[task] = {name: getattr(cfg, name) for name in fields}
