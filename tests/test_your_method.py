@@ -233,6 +233,13 @@ def test_a_task_defined_in_config_runs_the_smoke_dag(tmp_path, defines_tasks):
     rows = (work / "results/smoke-custom/runs/pendulum/bc/seed2/eval_final.csv").read_text().splitlines()
     assert len(rows) == 5 and all(int(r.split(",")[-1]) <= 100 for r in rows[1:])  # 4 episodes, horizon 100
     assert "| Pendulum " in (work / "paper/smoke-custom/main_table.md").read_text()
+    # Editing the task's definition reruns its data stage (a param of import_demos) and what depends on it.
+    (work / "mine.yaml").write_text(yaml.safe_dump({
+        "task_definitions": {"pendulum": {**PENDULUM, "max_episode_steps": 90}},
+        "datasets": {"pendulum": str(tmp_path / "pendulum.hdf5")}}))
+    proc = snakemake(work, env, "-n", "all", "--configfile", "mine.yaml", "--config", "budget=smoke",
+                     "tasks=[pendulum]", "methods=[bc,dbc]", "seeds=[1,2]")
+    assert proc.returncode == 0 and "rule import_demos" in proc.stdout, proc.stderr[-2000:]
 
 
 def test_the_readme_robotics_task_definition_is_accepted_in_a_fresh_process():

@@ -53,6 +53,8 @@ rule import_demos:
         mem_mb=4000,
     params:
         source=lambda wc: shlex.quote(json.dumps(config["datasets"][wc.task])),
+        # A task defined in config: editing its definition reruns its data and, through them, its runs.
+        definition=lambda wc: json.dumps(config["task_definitions"].get(wc.task, {}), sort_keys=True),
         env_kwargs=eval_env_kwargs,
         code=lambda wc: code("import_demos.py", task_module(wc.task)),
     shell:
