@@ -10,7 +10,9 @@ AVX-512 (tests/test_kernels.py repeats it):
 - MKL (torch's BLAS) left to itself takes a per-CPU path that differs from its AVX2 path: the
   shipped walker expert's 1000-step rollout returns 5471.249 against 5470.194 with ``MKL_CBWR`` set.
   On Intel CPUs it takes AVX-512 kernels; on AMD it never does, so the Intel/AMD difference the
-  committed results showed cannot be forced on one machine, only pinned away.
+  committed results showed cannot be forced on one machine, only pinned away. On an Intel Xeon with
+  AVX-512, ``MKL_ENABLE_INSTRUCTIONS=AVX512`` in the environment beat ``MKL_CBWR=AVX2,STRICT``: it is
+  pinned as well.
 - ATen's and oneDNN's AVX2 and AVX-512 kernels gave the same bits on every probe; they are pinned
   too, because nothing promises that.
 
@@ -32,6 +34,9 @@ MODES = ("pinned", "native")
 
 PINNED: dict[str, str] = {
     "MKL_CBWR": "AVX2,STRICT",  # MKL's conditional numerical reproducibility: its AVX2 path, any alignment
+    # On an Intel AVX-512 CPU a MKL_ENABLE_INSTRUCTIONS=AVX512 in the environment overrides MKL_CBWR (measured:
+    # torch's transcendentals and MLP training then take other bits), so it is pinned too.
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
     "OPENBLAS_CORETYPE": "Haswell",  # OpenBLAS's AVX2 kernels
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy: no AVX-512 loops
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
