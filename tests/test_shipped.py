@@ -5,6 +5,7 @@ import shutil
 import minari
 import pytest
 
+from dbc_bench import provenance
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_json, sha256_file
 from envs import shipped
@@ -35,15 +36,27 @@ def test_every_task_ships_a_dataset_with_its_card(task):
     assert card["recipe"]["expert_sha256"] == (sha256_file(expert) if expert else None)
 
 
+def vendor(cpu: str) -> str:
+    """'AMD' of 'AMD EPYC x 2 logical CPUs', 'Intel(R)' of 'Intel(R) Xeon(R) ...'."""
+    return cpu.split()[0] if cpu else ""
+
+
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.slow
 def test_shipped_datasets_regenerate_byte_for_byte(task, tmp_path):
-    """The code, expert and seeds make exactly the committed bytes (on this machine kind, pinned kernels)."""
-    recipe = shipped.read_card(task)["recipe"]
+    """The code, expert and seeds make exactly the committed bytes on a CPU of the vendor that made them
+    (pinned kernels). On the other vendor's CPUs MKL's kernels round differently even pinned, and the RL
+    experts' rollouts diverge (measured on an Intel Xeon against the AMD EPYC cards: walker 4,604 transitions
+    and return 5,625 against 5,000 and 6,164, a cheetah episode flipped; maze and fetch_pick identical):
+    there the recipe must still give its episode count, and only the scripted experts' bytes are compared."""
+    card = shipped.read_card(task)
+    recipe = card["recipe"]
     summary = produce(task, tmp_path / "dataset", tmp_path / "summary.json", recipe["data"], recipe["expert_seed"],
                       recipe["eval_env_kwargs"], demos="regenerate")
     assert summary["source"] == "collected"
-    assert summary["shipped_comparison"]["match"], shipped.describe(summary["shipped_comparison"])
+    assert summary["episodes_kept"] == card["summary"]["episodes_kept"]
+    if vendor(card["made_by"]["cpu"]) == vendor(provenance.cpu_name()) or recipe["expert_sha256"] is None:
+        assert summary["shipped_comparison"]["match"], shipped.describe(summary["shipped_comparison"])
 
 
 def test_install_unpacks_the_card_bytes_and_minari_loads_them(tmp_path, monkeypatch):
