@@ -7,7 +7,6 @@ scores (random policy, expert) used to normalise returns.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import time
@@ -139,6 +138,7 @@ def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str
     """Write `episodes` (rollout()'s layout) as the task's local Minari dataset in `out_dir`: built in a
     staging folder beside it and renamed into place, so a killed job never leaves a dataset that
     looks finished. Returns the dataset id."""
+    import h5py
     import minari
     from minari.data_collector import EpisodeBuffer
 
@@ -152,15 +152,16 @@ def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str
     staging = (out_dir.parent / f".staging-{out_dir.name}-{os.getpid()}").resolve()
     shutil.rmtree(staging, ignore_errors=True)
     os.environ["MINARI_DATASETS_PATH"] = str(staging)
+    # HDF5's C library prints its own error stack for every failed call (over a hundred on a full disk); the
+    # OSError h5py raises says it once. Silenced for this process (h5py has no switch back).
+    h5py._errors.silence_errors()
     try:
-        with _hdf5_quiet():
-            minari.create_dataset_from_buffers(
-                dataset_id=dataset_id, buffer=buffers, env=env,
-                eval_env=task.make(**(eval_env_kwargs or {})).spec, algorithm_name=algorithm, author="DBC-Bench",
-                author_email="dbc-bench@users.noreply.github.com", code_permalink="envs/demos.py",
-                ref_min_score=ref_min_score, ref_max_score=ref_max_score, description=description,
-                data_format="hdf5", requirements=[f"mujoco=={_version('mujoco')}",
-                                                  f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
+        minari.create_dataset_from_buffers(
+            dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
+            algorithm_name=algorithm, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
+            code_permalink="envs/demos.py", ref_min_score=ref_min_score, ref_max_score=ref_max_score,
+            description=description, data_format="hdf5",
+            requirements=[f"mujoco=={_version('mujoco')}", f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -170,15 +171,6 @@ def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dataset_id
-
-
-def _hdf5_quiet() -> contextlib.AbstractContextManager:
-    """HDF5's C library prints its own error stack for every failed call (over a hundred on a full disk);
-    the OSError h5py raises says it once. Silenced for this process (h5py has no switch back)."""
-    import h5py
-
-    h5py._errors.silence_errors()
-    return contextlib.nullcontext()
 
 
 def expert_file(task_name: str) -> Path | None:

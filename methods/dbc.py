@@ -76,16 +76,11 @@ class DBCPolicy(bc.Policy):
         under shared timesteps and noise (each guidance model's `guidance`, methods/guidance.py)."""
         return self.dm.guidance(obs, act, pred)
 
-    def terms(self, obs: torch.Tensor, act: torch.Tensor, pred: torch.Tensor):
-        """(L_BC, L_DM, the agent's and the expert's model losses) of the actions `pred`."""
+    def loss(self, obs: torch.Tensor, act: torch.Tensor):
+        pred = self.net(obs)
         bc_loss = F.mse_loss(pred, act)
         agent, expert = self.dm_losses(obs, act, pred)
         dm_loss = (agent - expert).clamp_min(0.0) if self.normalize else agent
-        return bc_loss, dm_loss, agent, expert
-
-    def loss(self, obs: torch.Tensor, act: torch.Tensor):
-        pred = self.net(obs)
-        bc_loss, dm_loss, agent, expert = self.terms(obs, act, pred)
         loss = self.lambda_bc * bc_loss + self.lambda_dm * dm_loss
         if self.training and pred.requires_grad:  # a training update: count it as its gradient passes
             pred.register_hook(self._counter(pred.detach(), act, dm_loss.detach()))

@@ -14,11 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from analysis.loading import COMPLETENESS_MARKER as MARKER
 from dbc_bench.errors import BenchError, run_stage
 from dbc_bench.io import DIGEST_FILE, write_digest_atomic
 from methods.jobs import RESULT_FILES
-
-MARKER = "eval_final.csv"
 
 
 def committed_bytes(commit: str, path: Path) -> bytes | None:
