@@ -101,7 +101,8 @@ def resolve(config_dir: str | Path, budget: str, run_name: str, task: str):
 def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str, overrides: dict | None = None,
                             overrides_from: str = ""):
     """The diffusion model's Config: config/diffusion_model/<task>.yaml, the budget's overrides, then
-    `overrides` (a dm_budget variant's, named by `overrides_from`)."""
+    `overrides` (a dm_budget variant's, named by `overrides_from`: `all:` then `<task>:` fields, as the
+    budget's own sections)."""
     from methods.diffusion import Config
 
     config_dir = Path(config_dir)
@@ -110,7 +111,8 @@ def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str, over
     base_file = config_dir / "diffusion_model" / f"{files_task}.yaml" if files_task else "its defaults"
     values = read_yaml(base_file) if files_task else {}
     values.update(_overrides(read_yaml(budget_file), "diffusion_model", task, _tasks(), f"{budget_file}: "))
-    values.update(overrides or {})
+    if overrides:
+        values.update(_overrides({"": overrides}, "", task, _tasks(), overrides_from))
     extra = f" + {overrides_from}" if overrides else ""
     return from_values(Config, values, f"{base_file} (+ {budget_file}{extra}) for the diffusion model")
 

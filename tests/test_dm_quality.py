@@ -30,8 +30,26 @@ def test_hinge_share_is_the_share_of_batches_whose_agent_mean_is_higher():
 def test_a_typo_in_a_dm_budget_variant_is_one_line(workflow_copy):
     work, env = workflow_copy
     smoke = work / "config/budgets/smoke.yaml"
-    smoke.write_text(smoke.read_text().replace("constant: {lr_decay: constant, epochs: 3}",
-                                               "constant: {lr_decay: constant, epohcs: 3}"))
+    smoke.write_text(smoke.read_text().replace("constant: {all: {lr_decay: constant, epochs: 3}}",
+                                               "constant: {all: {lr_decay: constant, epohcs: 3}}"))
     proc = snakemake(work, env, "-n", "dm_budget", "--config", "budget=smoke", "tasks=[maze]")
     assert proc.returncode == 1
     assert "config/budgets/smoke.yaml: dm_budget.constant" in proc.stderr and "epohcs" in proc.stderr
+
+
+def test_a_dm_budget_variant_sets_fields_for_all_tasks_then_per_task():
+    from methods.config import resolve_diffusion_model
+
+    variant = {"all": {"lr_decay": "constant"}, "walker": {"epochs": 4000}}
+    walker = resolve_diffusion_model("config", "default", "walker", variant, "v")
+    maze = resolve_diffusion_model("config", "default", "maze", variant, "v")
+    assert (walker.lr_decay, walker.epochs) == ("constant", 4000)
+    assert (maze.lr_decay, maze.epochs) == ("constant", resolve_diffusion_model("config", "default", "maze").epochs)
+
+
+def test_a_dm_budget_variant_naming_an_unknown_task_is_refused():
+    from dbc_bench.errors import BenchError
+    from methods.config import resolve_diffusion_model
+
+    with pytest.raises(BenchError, match=r"^budget.yaml: dm_budget.long: unknown task\(s\) wlaker"):
+        resolve_diffusion_model("config", "default", "maze", {"wlaker": {"epochs": 1}}, "budget.yaml: dm_budget.long")
