@@ -40,18 +40,18 @@ def load_latencies(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
 
 
 def cost_table(df: pd.DataFrame, latencies: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per task and method, means over seeds of each run's timing.json; DBC's diffusion-model
-    pre-training (one model per task, shared by its seeds) is listed and added to its total.
+    """Per task and method, means over seeds of each run's timing.json; its pre-training stages (DBC's
+    diffusion model: one model per task, shared by its seeds) are listed and added to its total.
     With `latencies` (load_latencies), the inference latency per action of each task and method."""
     rows = []
     for run_dir in map(Path, df["run_dir"]):
         timing = read_json(run_dir / "timing.json")
         meta = read_json(run_dir / "run.json")
-        pre = 0.0
-        # Runs record their stages' inputs under "inputs" (before: "context").
-        dm_path = (meta.get("inputs") or meta.get("context") or {}).get("diffusion_model")
-        if dm_path:
-            pre = float(read_json(Path(dm_path).parent / "timing.json").get("wall_seconds", float("nan")))
+        # Runs record their pre-trained inputs under "inputs" (before: "context"): each stage's model.pt,
+        # beside its timing.json.
+        inputs = meta.get("inputs") or meta.get("context") or {}
+        pre = sum(float(read_json(Path(path).parent / "timing.json").get("wall_seconds", float("nan")))
+                  for path in inputs.values())
         rows.append({"task": meta["task"], "method": meta["method"], "device": meta.get("device", ""),
                      "threads": meta.get("threads", ""),
                      "pretrain_s": pre, "train_s": timing["train_seconds"], "eval_s": timing["eval_seconds"],

@@ -62,6 +62,8 @@ EXPERIMENTS_INDEX = (
      "generative_ablation/guidance.md"),
     ("dm_controls", "DBC against its own settings without the diffusion-model term (lambda_DM = 0) on every task: "
      "P(DBC > DBC without its term) isolates the model's effect from DBC's other settings.", "dm_controls/README.md"),
+    ("action_dm", "DBC guided by a diffusion model of the expert actions alone, p(a), beside DBC's model of "
+     "p(s, a) (the paper's third open check).", "action_dm/README.md"),
     ("dm_quality", "DBC's diffusion model per task: held-out loss, and how well it ranks expert actions above "
      "perturbed, BC and shuffled ones (ROC AUC).", "dm_quality.md"),
     ("dm_budget", "Where DBC's term starts to act as its diffusion model grows (width, epochs, schedule), with "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import io
 import math
 from pathlib import Path
@@ -20,7 +21,7 @@ from benchmarks.timing import alternating_medians, calibrate
 from dbc_bench.errors import BenchError
 from envs.evaluation import latency_per_call
 from methods import registry
-from methods.config import resolve, resolve_diffusion_model
+from methods.config import resolve, resolve_stage
 from methods.core import Demonstrations, Normalizer
 from methods.train import fit
 
@@ -35,10 +36,10 @@ TINY = {"hidden": [16], "batch_size": 32, "counter_examples": 4, "dfo_samples": 
 def offline_methods() -> list[str]:
     """The registered offline methods (variants excluded: same trainer), in the registry's order; the
     generative-model ablation's guided DBCs are left out (DBC's trainer with another frozen model, whose
-    stand-in this benchmark does not make)."""
-    specs = registry.methods()
-    return [name for name in registry.names()
-            if name in specs and not specs[name].online and all(need in NEEDS for need in specs[name].needs)]
+    stage declares no stand-in)."""
+    specs, stages = registry.methods(), registry.stages()
+    return [name for name in registry.names() if name in specs and not specs[name].online
+            and all(stages[need].stand_in for need in specs[name].needs)]
 
 
 @dataclasses.dataclass
@@ -65,29 +66,21 @@ def shrink(cfg, tiny: bool):
 
 def setup(task: str, method: str, tiny: bool = False, config_dir: Path = CONFIG_DIR) -> Setup:
     spec = registry.parse(method).method
-    unknown = [need for need in spec.needs if need not in NEEDS]
+    unknown = [need for need in spec.needs if registry.stage(need).stand_in is None]
     if unknown:
         raise BenchError(f"method '{method}' needs {unknown[0]}, which the benchmark cannot provide")
     t = envs.TASKS[task]
-    needs = {need: shrink(NEEDS[need][0](config_dir, BUDGET, task), tiny) for need in spec.needs}
+    needs = {need: shrink(resolve_stage(config_dir, BUDGET, need, task), tiny) for need in spec.needs}
     cfg = shrink(resolve(config_dir, BUDGET, method, task), tiny)
     return Setup(task, method, t.obs_dim, t.act_dim, cfg, needs, 8 * cfg.batch_size if tiny else TRANSITIONS)
 
 
-def write_diffusion_model(su: Setup, cfg, workdir: Path) -> Path:
-    """An untrained model of the configured size in pretrain_dm's checkpoint format: as fast as a
-    trained one."""
-    from methods.diffusion import DiffusionModel, save_checkpoint
-
-    path = workdir / f"diffusion_model-{su.task}-{cfg.width}-{cfg.timesteps}.pt"
+def stand_in(su: Setup, need: str, cfg, workdir: Path) -> Path:
+    """An untrained model of the configured size in its stage's checkpoint format: as fast as a trained one."""
+    path = workdir / f"{need}-{su.task}-{hashlib.sha256(repr(cfg).encode()).hexdigest()[:12]}.pt"
     if not path.exists():
-        model = DiffusionModel(su.obs_dim, su.act_dim, cfg)
-        save_checkpoint(model, torch.zeros(su.obs_dim), torch.zeros(su.act_dim), path)
+        registry.stage(need).stand_in(su.obs_dim, su.act_dim, cfg, path)
     return path
-
-
-# registry.NEEDS entry -> (its config for a budget and task, a stand-in file of that config)
-NEEDS = {"diffusion_model": (resolve_diffusion_model, write_diffusion_model)}
 
 
 def random_demos(obs_dim: int, act_dim: int, n: int = TRANSITIONS) -> Demonstrations:
@@ -100,7 +93,7 @@ def build_agent(su: Setup, data: Demonstrations, workdir: Path):
     """The agent as the pipeline builds it, through the registry. The action box is the data's
     (what Implicit BC samples in; the others ignore it)."""
     context = {"action_low": data.act.min(0).values, "action_high": data.act.max(0).values}
-    context.update({need: NEEDS[need][1](su, cfg, workdir) for need, cfg in su.needs.items()})
+    context.update({need: stand_in(su, need, cfg, workdir) for need, cfg in su.needs.items()})
     return registry.parse(su.method).method.build(su.cfg, su.obs_dim, su.act_dim, context)
 
 

@@ -12,6 +12,7 @@ Every key is checked: unknown methods, tasks and fields are one-line errors nami
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from dbc_bench.errors import BenchError
@@ -98,42 +99,30 @@ def resolve(config_dir: str | Path, budget: str, run_name: str, task: str):
     return from_values(run.method.config, values, f"{named} (+ {budget_file}) for method '{run_name}'")
 
 
-def resolve_diffusion_model(config_dir: str | Path, budget: str, task: str, overrides: dict | None = None,
-                            overrides_from: str = ""):
-    """The diffusion model's Config: config/diffusion_model/<task>.yaml, the budget's overrides, then
+def resolve_stage(config_dir: str | Path, budget: str, name: str, task: str, overrides: dict | None = None,
+                  overrides_from: str = ""):
+    """A pre-training stage's Config (registry.StageSpec): its base stage's resolved fields where it has
+    one, else its defaults; then config/<config_files>/<task>.yaml (required for a stage without a base,
+    for a task with config files), the budget's `<config_files>` section, its fixed fields, and last
     `overrides` (a dm_budget variant's, named by `overrides_from`: `all:` then `<task>:` fields, as the
-    budget's own sections)."""
-    from methods.diffusion import Config
-
+    budget's own sections; given to the base stage, so a derived stage inherits them)."""
+    stage = registry.stage(name)
     config_dir = Path(config_dir)
     budget_file = config_dir / "budgets" / f"{budget}.yaml"
+    fields = {f.name for f in dataclasses.fields(stage.config)}
+    values, sources = {}, []
+    if stage.base:
+        base = resolve_stage(config_dir, budget, stage.base, task, overrides, overrides_from)
+        values = {key: value for key, value in dataclasses.asdict(base).items() if key in fields}
+        sources.append(f"the {registry.stage(stage.base).label}'s fields")
     files_task = _files_task(task)
-    base_file = config_dir / "diffusion_model" / f"{files_task}.yaml" if files_task else "its defaults"
-    values = read_yaml(base_file) if files_task else {}
-    values.update(_overrides(read_yaml(budget_file), "diffusion_model", task, _tasks(), f"{budget_file}: "))
-    if overrides:
-        values.update(_overrides({"": overrides}, "", task, _tasks(), overrides_from))
-    extra = f" + {overrides_from}" if overrides else ""
-    return from_values(Config, values, f"{base_file} (+ {budget_file}{extra}) for the diffusion model")
-
-
-def resolve_guidance_model(config_dir: str | Path, budget: str, task: str, kind: str):
-    """A guidance model of the generative-model ablation (methods/guidance.py): the diffusion model's
-    resolved training settings for the task (width, epochs, batch, learning rate: the same size and
-    schedule), then config/guidance_model/<task>.yaml where present, the budget's `guidance_model`
-    overrides, and the kind."""
-    import dataclasses
-
-    from methods.guidance import Config
-
-    config_dir = Path(config_dir)
-    budget_file = config_dir / "budgets" / f"{budget}.yaml"
-    fields = {f.name for f in dataclasses.fields(Config)}
-    dm = dataclasses.asdict(resolve_diffusion_model(config_dir, budget, task))
-    values = {name: value for name, value in dm.items() if name in fields}
-    own = config_dir / "guidance_model" / f"{task}.yaml"
-    if own.is_file():
+    own = config_dir / stage.config_files / f"{files_task}.yaml" if files_task else None
+    if own is not None and (own.is_file() or not stage.base):
         values.update(read_yaml(own))
-    values.update(_overrides(read_yaml(budget_file), "guidance_model", task, _tasks(), f"{budget_file}: "))
-    values["kind"] = kind
-    return from_values(Config, values, f"{own} (+ the diffusion model's, {budget_file}) for the {kind} model")
+        sources.append(str(own))
+    values.update(_overrides(read_yaml(budget_file), stage.config_files, task, _tasks(), f"{budget_file}: "))
+    sources.append(str(budget_file) + (f" + {overrides_from}" if overrides else ""))
+    values.update(dict(stage.fixed))
+    if overrides and not stage.base:
+        values.update(_overrides({"": overrides}, "", task, _tasks(), overrides_from))
+    return from_values(stage.config, values, f"{' + '.join(sources)} for the {stage.label}")

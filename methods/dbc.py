@@ -109,11 +109,17 @@ class DBCPolicy(bc.Policy):
                             "mean": term / per, "grad_share_mean": share / per}}
 
 
-def load_diffusion_model(path, obs_dim: int, act_dim: int, obs_norm=None, act_norm=None) -> DiffusionModel:
-    """The pre-trained model; refuses one trained for other dimensions or another dataset."""
+def load_diffusion_model(path, obs_dim: int, act_dim: int, obs_norm=None, act_norm=None,
+                         inputs: str = "state_action") -> DiffusionModel:
+    """The pre-trained model; refuses one trained for other dimensions, another dataset, or other inputs
+    (a model of [s, a] for DBC; of the actions alone for dbc_action_dm)."""
     ckpt = load_checkpoint(path)
     require_keys(ckpt, ("model", "config", "obs_mean", "act_mean"), path, "a diffusion-model checkpoint")
-    model = DiffusionModel(obs_dim, act_dim, DMConfig(**ckpt["config"]))
+    cfg = DMConfig(**ckpt["config"])
+    if cfg.inputs != inputs:
+        raise BenchError(f"{path}: a diffusion model with inputs: {cfg.inputs}, where this method needs "
+                         f"inputs: {inputs}")
+    model = DiffusionModel(obs_dim, act_dim, cfg)
     load_state_checked(model, ckpt["model"], str(path))
     check_data_statistics(path, ckpt, obs_norm, act_norm, "pretrain_dm")
     return model

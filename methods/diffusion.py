@@ -1,6 +1,7 @@
 """The DBC authors' diffusion model of expert (state, action) pairs.
 
-A DDPM with epsilon prediction on the z-scored joint vector x = [s, a]. The noise schedule comes
+A DDPM with epsilon prediction on the z-scored joint vector x = [s, a] (or, with `inputs: action`,
+on the action alone: the paper's check of a model of p(a) instead of p(s, a)). The noise schedule comes
 from diffusers' DDPMScheduler (its 'sigmoid' schedule is the authors' formula:
 beta_t = sigmoid(linspace(-6, 6, T)) * (beta_end - beta_start) + beta_start); the forward process
 is applied here with precomputed tensors so a training step pays no per-call conversions.
@@ -23,6 +24,7 @@ from dbc_bench import kernels, provenance
 from dbc_bench.fields import from_values, option
 from dbc_bench.io import save_torch_atomic, to_csv, write_json_atomic, write_text_atomic
 from methods.core import load_demonstrations, seed_everything, select_device, set_threads
+from methods.registry import StageSpec
 from methods.train import TrainConfig, fit
 
 
@@ -35,6 +37,8 @@ class Config(TrainConfig):
     beta_start: float = option(1e-4, "first beta of the sigmoid schedule", gt=0)
     beta_end: float = option(0.02, "last beta of the sigmoid schedule", gt=0)
     holdout_fraction: float = option(0.05, "pairs kept out of training for a held-out loss", ge=0, le=0.49)
+    inputs: str = option("state_action", "what the model learns: state_action, p(s, a) (DBC); action, p(a) alone",
+                         choices=("state_action", "action"))
 
 
 class NoiseSchedule(nn.Module):
@@ -84,10 +88,14 @@ class DiffusionModel(nn.Module):
         super().__init__()
         self.obs_dim, self.act_dim, self.cfg = obs_dim, act_dim, cfg
         self.schedule = NoiseSchedule(cfg.timesteps, cfg.beta_start, cfg.beta_end)
-        self.net = DiffusionMLP(obs_dim + act_dim, cfg.width, cfg.timesteps)
+        self.net = DiffusionMLP(act_dim if cfg.inputs == "action" else obs_dim + act_dim, cfg.width, cfg.timesteps)
+
+    def pair(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        """The vector the model scores: [s, a], or a alone for a model of p(a)."""
+        return act if self.cfg.inputs == "action" else torch.cat([obs, act], dim=1)
 
     def loss(self, obs: torch.Tensor, act: torch.Tensor):
-        x0 = torch.cat([obs, act], dim=1)
+        x0 = self.pair(obs, act)
         t = self.schedule.antithetic_timesteps(x0.shape[0], x0.device)
         noise = torch.randn_like(x0)
         loss = F.mse_loss(self.net(self.schedule.add_noise(x0, noise, t), t), noise)
@@ -96,10 +104,9 @@ class DiffusionModel(nn.Module):
     def guidance(self, obs: torch.Tensor, act: torch.Tensor, pred: torch.Tensor):
         """DBC's terms: the denoising losses of the agent's [s, a_hat] and the expert's [s, a] under the
         same timesteps and noise; the expert's is a constant for the policy."""
+        expert_pair, agent_pair = self.pair(obs, act), self.pair(obs, pred)
         t = self.schedule.antithetic_timesteps(obs.shape[0], obs.device)
-        noise = torch.randn(obs.shape[0], obs.shape[1] + act.shape[1], device=obs.device)
-        expert_pair = torch.cat([obs, act], dim=1)
-        agent_pair = torch.cat([obs, pred], dim=1)
+        noise = torch.randn(expert_pair.shape, device=obs.device)
         with torch.no_grad():
             expert = F.mse_loss(self.net(self.schedule.add_noise(expert_pair, noise, t), t), noise)
         agent = F.mse_loss(self.net(self.schedule.add_noise(agent_pair, noise, t), t), noise)
@@ -119,7 +126,7 @@ def heldout_loss(model: DiffusionModel, obs: torch.Tensor, act: torch.Tensor, re
     if len(obs) == 0:
         return float("nan")
     gen = torch.Generator(device=obs.device).manual_seed(seed)
-    x0 = torch.cat([obs, act], dim=1)
+    x0 = model.pair(obs, act)
     total = 0.0
     for _ in range(repeats):
         t = torch.randint(0, model.schedule.timesteps, (x0.shape[0],), device=x0.device, generator=gen)
@@ -179,3 +186,21 @@ def pretrain(task_name: str, hyperparameters: dict, dataset: Path, out_dir: Path
     save_checkpoint(model, data.obs_norm.mean, data.act_norm.mean, out_dir / "model.pt")
     (out_dir / "state.pt").unlink(missing_ok=True)
     print(f"done: {result.updates_per_second:.0f} updates/s over {result.train_seconds:.1f} s", flush=True)
+
+
+def write_stand_in(obs_dim: int, act_dim: int, cfg: Config, path: Path) -> None:
+    """An untrained model of `cfg`'s size in pretrain's checkpoint format (the trainer benchmark's
+    input: as fast to guide with as a trained one)."""
+    save_checkpoint(DiffusionModel(obs_dim, act_dim, cfg), torch.zeros(obs_dim), torch.zeros(act_dim), path)
+
+
+STAGES = (
+    StageSpec(name="diffusion_model", abbrev="DM", label="diffusion model", config=Config, pretrain=pretrain,
+              rule="pretrain_dm", folder="diffusion_model/{task}", config_files="diffusion_model",
+              stand_in=write_stand_in),
+    # The paper's third open check: the same model of the expert actions alone, p(a) (method dbc_action_dm).
+    StageSpec(name="action_diffusion_model", abbrev="action DM", label="action-only diffusion model", config=Config,
+              pretrain=pretrain, rule="pretrain_action_dm", folder="action_diffusion_model/{task}",
+              config_files="action_diffusion_model", base="diffusion_model", fixed=(("inputs", "action"),),
+              stand_in=write_stand_in),
+)

@@ -43,7 +43,7 @@ def pair_losses(model, obs: torch.Tensor, actions: list[torch.Tensor], draws: in
     """[candidates, draws, pairs]: each candidate's per-pair denoising loss under draws shared by all."""
     n, schedule = obs.shape[0], model.schedule
     out = torch.empty(len(actions), draws, n)
-    pairs = [torch.cat([obs, act], dim=1) for act in actions]
+    pairs = [model.pair(obs, act) for act in actions]
     for d in range(draws):
         t = torch.randint(0, schedule.timesteps, (n,), generator=generator)
         noise = torch.randn(pairs[0].shape, generator=generator)
@@ -78,7 +78,8 @@ def measure(task_name: str, hyperparameters: dict, model_path: Path, dataset: Pa
     _, held = data.split(cfg.holdout_fraction, torch.Generator().manual_seed(seed))  # pre-training's split
     if len(held) == 0:
         raise BenchError(f"{model_path}: its pre-training held out no pairs (holdout_fraction 0): nothing to score")
-    model = load_diffusion_model(model_path, task.obs_dim, task.act_dim, data.obs_norm, data.act_norm).eval()
+    model = load_diffusion_model(model_path, task.obs_dim, task.act_dim, data.obs_norm, data.act_norm,
+                                 inputs=cfg.inputs).eval()
     gen = torch.Generator().manual_seed(seed)
     candidates = {"expert": held.act}
     for sigma in NOISE_LEVELS:

@@ -8,7 +8,7 @@ paper's description, and to DBC's own term:
   model is frozen, the expert term a constant);
 - networks of the diffusion model's size: three hidden layers of `width` units, ReLU (the DM's
   eps-network without its timestep embeddings), pre-trained on the same pairs, z-scored, by the same
-  loop, schedule and epochs (config/guidance_model/<task>.yaml, rule pretrain_guidance).
+  loop, schedule and epochs (config/guidance_model/<task>.yaml, rules pretrain_ebm, pretrain_vae, pretrain_gan).
 
 The models:
 - `ebm`: an energy E(s, a) trained by InfoNCE as Implicit BC is: the expert action against
@@ -44,7 +44,7 @@ from dbc_bench.nets import mlp
 from methods import dbc
 from methods.core import Demonstrations, load_demonstrations
 from methods.ibc import BOX_BUFFER
-from methods.registry import MethodSpec, Variant
+from methods.registry import MethodSpec, StageSpec, Variant
 from methods.train import TrainConfig
 
 KINDS = ("ebm", "vae", "gan")
@@ -54,7 +54,7 @@ KINDS = ("ebm", "vae", "gan")
 class Config(TrainConfig):
     """Pre-training settings of the guidance models (config/guidance_model/<task>.yaml)."""
 
-    kind: str = option("ebm", "the model: ebm, vae or gan (set by the rule from its `kind` wildcard)", choices=KINDS)
+    kind: str = option("ebm", "the model: ebm, vae or gan (set by its pre-training stage)", choices=KINDS)
     width: int = option(128, "hidden width of every network (three hidden layers, as the DM's)", gt=0)
     holdout_fraction: float = option(0.05, "pairs kept out of training for a held-out loss", ge=0, le=0.49)
     counter_examples: int = option(64, "ebm: uniform counter-example actions per pair", gt=0)
@@ -123,7 +123,7 @@ class EnergyModel(GuidanceModel):
         if self.cfg.action_box == "unit":
             return -torch.ones_like(self.act_min), torch.ones_like(self.act_max)
         if not bool((self.act_min <= self.act_max).all()):
-            raise BenchError("the EBM has no action box yet: pre-train it (rule pretrain_guidance) or load it")
+            raise BenchError("the EBM has no action box yet: pre-train it (rule pretrain_ebm) or load it")
         pad = BOX_BUFFER * (self.act_max - self.act_min)
         return self.act_min - pad, self.act_max + pad
 
@@ -183,7 +183,7 @@ MODELS = {"ebm": EnergyModel, "vae": VAEModel, "gan": GANModel}
 
 
 def load_guidance_model(path, kind: str, obs_dim: int, act_dim: int, obs_norm=None, act_norm=None) -> GuidanceModel:
-    """A pre-trained guidance model (rule pretrain_guidance); refuses another kind, other dimensions
+    """A pre-trained guidance model (rule pretrain_<kind>); refuses another kind, other dimensions
     or another dataset's statistics."""
     ckpt = load_checkpoint(path)
     require_keys(ckpt, ("model", "config", "obs_mean", "act_mean"), path, "a guidance-model checkpoint")
@@ -191,7 +191,7 @@ def load_guidance_model(path, kind: str, obs_dim: int, act_dim: int, obs_norm=No
         raise BenchError(f"{path}: a '{ckpt['config'].get('kind')}' model, not the '{kind}' this method needs")
     model = MODELS[kind](obs_dim, act_dim, Config(**ckpt["config"]))
     load_state_checked(model, ckpt["model"], str(path))
-    dbc.check_data_statistics(path, ckpt, obs_norm, act_norm, "pretrain_guidance")
+    dbc.check_data_statistics(path, ckpt, obs_norm, act_norm, f"pretrain_{kind}")
     return model
 
 
@@ -233,3 +233,13 @@ def pretrain(task_name: str, hyperparameters: dict, dataset, out_dir, **kwargs) 
 
     pretrain_model(task_name, hyperparameters, dataset, out_dir, model_class=prepared_model, config_class=Config,
                    what=f"{kind} guidance model", **kwargs)
+
+
+# Each model a pre-training stage of its own; its fields start from the diffusion model's resolved
+# ones (the same width, epochs, batch and schedule), then config/guidance_model/<task>.yaml.
+STAGES = tuple(
+    StageSpec(name=f"{kind}_model", abbrev=LABELS[kind], label=f"{kind} guidance model", config=Config,
+              pretrain=pretrain, rule=f"pretrain_{kind}", folder=f"guidance_model/{{task}}/{kind}",
+              config_files="guidance_model", base="diffusion_model", fixed=(("kind", kind),))
+    for kind in KINDS
+)

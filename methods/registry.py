@@ -17,6 +17,12 @@ Its per-task config files are optional: `config_dir` (relative to its module's f
 <task>.yaml files; without one its Config's defaults apply, then the budget's and the run's overrides.
 
 Run names: a registered method or variant, optionally with run overrides, `dbc@lambda_dm=0.5`.
+
+Pre-training stages (a model trained once per task on the expert pairs, before the methods that use
+it) register the same way, as `STAGES = (StageSpec(...),)` in any module of the package or a method
+module outside it; a method names one in `needs` and its jobs receive the trained model as that input.
+The Snakefile makes one rule per stage, so a method that needs a new pre-trained model is its module,
+the stage's declaration and its config, and nothing else.
 """
 from __future__ import annotations
 
@@ -34,9 +40,6 @@ import yaml
 
 from dbc_bench.errors import BenchError
 
-# What a method may declare in `needs`: the input it receives from an earlier stage (DBC's diffusion
-# model; the ablation's guidance models, methods/guidance.py).
-NEEDS = ("diffusion_model", "ebm_model", "vae_model", "gan_model")
 # Methods outside the repository: importable module names (config key `method_modules`), and an
 # installed package's entry points.
 MODULES_VARIABLE = "DBC_METHOD_MODULES"
@@ -54,13 +57,39 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class StageSpec:
+    """A pre-training stage: one model per task, trained on the task's expert pairs, that methods name in
+    `needs` (DBC's diffusion model, methods/diffusion.py; the ablation's guidance models)."""
+
+    name: str                           # what a method's `needs` names: 'diffusion_model'
+    abbrev: str                         # in tables: 'DM'
+    label: str                          # in messages: 'diffusion model'
+    config: type                        # its Config dataclass (dbc_bench.fields options)
+    pretrain: Callable                  # pretrain(task, hyperparameters, dataset, out_dir, **options)
+    rule: str                           # its Snakemake rule, and its logs/ and benchmarks/ folder
+    folder: str                         # its files under a results root: 'diffusion_model/{task}'
+    config_files: str                   # config/<config_files>/<task>.yaml, and the budget's section
+    base: str | None = None             # the stage whose resolved fields it starts from (the same size, schedule)
+    fixed: tuple = ()                   # (field, value) pairs set last: a guidance model's kind
+    stand_in: Callable | None = None    # stand_in(obs_dim, act_dim, cfg, path): an untrained model file (benchmarks)
+    module: str = field(default="", compare=False)
+
+    @property
+    def source_file(self) -> Path:
+        return Path(sys.modules[self.module].__file__).resolve()
+
+    def model_path(self, results: str, task: str) -> str:
+        return f"{results}/{self.folder.format(task=task)}/model.pt"
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     name: str
     label: str
     config: type                        # its Config dataclass (dbc_bench.fields options)
     build: Callable | None = None       # offline: build(cfg, obs_dim, act_dim, context) -> Agent
     trainer: Callable | None = None     # online: make_trainer(...) -> a trainer (see methods.train)
-    needs: tuple[str, ...] = ()         # earlier stages' outputs it trains against (NEEDS)
+    needs: tuple[str, ...] = ()         # the pre-training stages (StageSpec names) whose models it trains against
     config_base: str | None = None      # its per-task config files extend this method's
     variants: tuple[Variant, ...] = ()
     rank: int = 100                     # position in tables, figures and colours (then by name)
@@ -123,6 +152,7 @@ def _value(text: str):
 
 
 _REGISTRY: dict[str, MethodSpec] | None = None
+_STAGES: dict[str, StageSpec] | None = None
 
 
 def declared(module) -> list[MethodSpec]:
@@ -133,10 +163,14 @@ def declared(module) -> list[MethodSpec]:
     return [s for s in getattr(module, "METHODS", ()) if isinstance(s, MethodSpec)]
 
 
+def declared_stages(module) -> list[StageSpec]:
+    return [s for s in getattr(module, "STAGES", ()) if isinstance(s, StageSpec)]
+
+
 def use_modules(names: list[str]) -> None:
     """Register the methods of these importable modules too, here and in every job this process
     starts (they inherit DBC_METHOD_MODULES); the config key `method_modules` calls this."""
-    global _REGISTRY
+    global _REGISTRY, _STAGES
     resolved = []
     for name in names:
         if name.endswith(".py"):
@@ -153,11 +187,12 @@ def use_modules(names: list[str]) -> None:
             name = str(path)  # jobs may start in another folder (a cluster node): pass them the full path
         elif not name or "," in name or not all(part.isidentifier() for part in name.split(".")):
             raise BenchError(f"'{name}' is neither a module name (mypkg.mymethod) nor a .py file")
-        if not declared(_import(name, "")):
+        module = _import(name, "")
+        if not declared(module) and not declared_stages(module):
             raise BenchError(f"module '{name}' declares no METHOD = MethodSpec(...)")
         resolved.append(name)
     os.environ[MODULES_VARIABLE] = ",".join(resolved)
-    _REGISTRY = None
+    _REGISTRY = _STAGES = None
     methods()  # a name declared twice is reported here
 
 
@@ -195,19 +230,26 @@ def _import(module_name: str, where: str):
 def methods() -> dict[str, MethodSpec]:
     """Every registered method by name: the `methods` package's modules, then the external ones
     (imported once)."""
-    global _REGISTRY
+    global _REGISTRY, _STAGES
     if _REGISTRY is None:
         import methods as package
 
         found: dict[str, MethodSpec] = {}
+        stages_found: dict[str, StageSpec] = {}
         modules = [(f"methods/{info.name}.py", f"methods.{info.name}")
                    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)]
         for where, module_name in modules + _external_modules():
             module = _import(module_name, where)
+            for stage in declared_stages(module):
+                if stage.name in stages_found and stages_found[stage.name].module != module.__name__:
+                    raise BenchError(f"pre-training stage '{stage.name}' is declared twice "
+                                     f"({stages_found[stage.name].module}, {module.__name__})")
+                object.__setattr__(stage, "module", module.__name__)
+                stages_found[stage.name] = stage
             specs = declared(module)
             if not specs:
-                if module_name.startswith("methods."):
-                    continue  # the package's shared modules (core, train, ...)
+                if module_name.startswith("methods.") or declared_stages(module):
+                    continue  # the package's shared modules (core, train, ...), or stages only
                 raise BenchError(f"{where}: module '{module_name}' declares no METHOD = MethodSpec(...)")
             for spec in specs:
                 if spec.name in found:
@@ -217,8 +259,29 @@ def methods() -> dict[str, MethodSpec]:
                                      f"{module.__name__})")
                 object.__setattr__(spec, "module", module.__name__)
                 found[spec.name] = spec
-        _REGISTRY = found
+        for spec in found.values():
+            for need in spec.needs:
+                if need not in stages_found:
+                    raise BenchError(f"{spec.module}: method '{spec.name}' needs '{need}', which no module declares "
+                                     f"as a pre-training stage (STAGES); choose from {', '.join(stages_found)}")
+        for stage in stages_found.values():
+            if stage.base is not None and stage.base not in stages_found:
+                raise BenchError(f"{stage.module}: stage '{stage.name}' has base '{stage.base}', "
+                                 "not a registered stage")
+        _REGISTRY, _STAGES = found, stages_found
     return _REGISTRY
+
+
+def stages() -> dict[str, StageSpec]:
+    """Every registered pre-training stage by name."""
+    methods()
+    return _STAGES
+
+
+def stage(name: str) -> StageSpec:
+    if name not in stages():
+        raise BenchError(f"unknown pre-training stage '{name}'; choose from {', '.join(stages())}")
+    return stages()[name]
 
 
 def variants() -> dict[str, tuple[Variant, MethodSpec]]:

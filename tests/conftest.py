@@ -70,7 +70,8 @@ def smoke_run(smoke_env):
     """The smoke DAG with every experiment target, run once per test session (tests/test_pipeline.py
     checks it; tests/test_slurm.py compares the cluster's run with it)."""
     work, env = smoke_env
-    targets = ["all", "generalization", "ablation", "regularization", "lambda_sweep", "dm_quality", "dm_budget"]
+    targets = ["all", "generalization", "ablation", "regularization", "lambda_sweep", "dm_quality", "dm_budget",
+               "action_dm"]
     (work / "small_sweep.yaml").write_text("experiments:\n  lambda_sweep: {tasks: [maze], values: [0, 2]}\n")
     proc = snakemake(work, env, "--cores", "2", *targets, "--configfile", "config/config.yaml", "small_sweep.yaml",
                      "--config", "budget=smoke", timeout=2400)  # six tasks: over 15 minutes on a loaded machine

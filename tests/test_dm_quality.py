@@ -38,18 +38,23 @@ def test_a_typo_in_a_dm_budget_variant_is_one_line(workflow_copy):
 
 
 def test_a_dm_budget_variant_sets_fields_for_all_tasks_then_per_task():
-    from methods.config import resolve_diffusion_model
+    from methods.config import resolve_stage
 
     variant = {"all": {"lr_decay": "constant"}, "walker": {"epochs": 4000}}
-    walker = resolve_diffusion_model("config", "default", "walker", variant, "v")
-    maze = resolve_diffusion_model("config", "default", "maze", variant, "v")
+    walker = resolve_stage("config", "default", "diffusion_model", "walker", variant, "v")
+    maze = resolve_stage("config", "default", "diffusion_model", "maze", variant, "v")
     assert (walker.lr_decay, walker.epochs) == ("constant", 4000)
-    assert (maze.lr_decay, maze.epochs) == ("constant", resolve_diffusion_model("config", "default", "maze").epochs)
+    budget_maze = resolve_stage("config", "default", "diffusion_model", "maze")
+    assert (maze.lr_decay, maze.epochs) == ("constant", budget_maze.epochs)
+    # A stage built on the diffusion model's fields (the action-only model) inherits the variant's.
+    action = resolve_stage("config", "default", "action_diffusion_model", "walker", variant, "v")
+    assert (action.inputs, action.lr_decay, action.epochs) == ("action", "constant", 4000)
 
 
 def test_a_dm_budget_variant_naming_an_unknown_task_is_refused():
     from dbc_bench.errors import BenchError
-    from methods.config import resolve_diffusion_model
+    from methods.config import resolve_stage
 
     with pytest.raises(BenchError, match=r"^budget.yaml: dm_budget.long: unknown task\(s\) wlaker"):
-        resolve_diffusion_model("config", "default", "maze", {"wlaker": {"epochs": 1}}, "budget.yaml: dm_budget.long")
+        resolve_stage("config", "default", "diffusion_model", "maze", {"wlaker": {"epochs": 1}},
+                      "budget.yaml: dm_budget.long")

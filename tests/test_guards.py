@@ -88,8 +88,9 @@ def flip_one_action(dataset: Path) -> None:
 @pytest.mark.parametrize("script, extra", [
     ("train_policy.py", ["--method", "bc", "--seed", "1", "--run-dir", "{out}",
                          "--hyperparameters", json.dumps({"hidden": [8], "epochs": 1, "batch_size": 32})]),
-    ("pretrain_dm.py", ["--out-dir", "{out}", "--hyperparameters", json.dumps({"hidden": [8], "epochs": 1})]),
-    ("pretrain_guidance.py", ["--out-dir", "{out}", "--hyperparameters", json.dumps({"epochs": 1})]),
+    ("pretrain.py", ["--stage", "diffusion_model", "--out-dir", "{out}",
+                     "--hyperparameters", json.dumps({"hidden": [8], "epochs": 1})]),
+    ("pretrain.py", ["--stage", "ebm_model", "--out-dir", "{out}", "--hyperparameters", json.dumps({"epochs": 1})]),
 ])
 def test_a_dataset_edited_after_the_data_stage_is_refused(small_dataset, tmp_path, script, extra):
     data = tmp_path / "a"
@@ -112,7 +113,7 @@ def test_the_training_rules_hand_the_jobs_the_data_summary(default_copy):
     proc = snakemake(work, env, "-n", "-p", "all", "--config", "tasks=[maze]", "seeds=[1]", "methods=[dbc]",
                      "--forcerun", "pretrain_dm", "train")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    commands = [line for line in proc.stdout.splitlines() if "train_policy.py" in line or "pretrain_dm.py" in line]
+    commands = [line for line in proc.stdout.splitlines() if "train_policy.py" in line or "pretrain.py" in line]
     assert len(commands) == 2
     assert all("--summary results/default/data/maze.json" in line for line in commands)
 

@@ -15,6 +15,7 @@ import torch
 import yaml
 from conftest import CONFIG, snakemake, workflow_env
 
+import envs
 from dbc_bench.io import check_digest
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -77,6 +78,18 @@ def test_diffusion_model_targets(smoke_run):
     assert run["inputs"]["diffusion_model"] == "results/smoke/dm_budget/constant/diffusion_model/maze/model.pt"
     assert run["dataset_sha256"] == json.loads((smoke_run / "results/smoke/data/maze.json").read_text())["files"]
     assert (paper / "dm_budget" / "dm_budget_activity.png").stat().st_size > 0
+
+
+def test_action_dm_target(smoke_run):
+    """dbc_action_dm trains against its own stage's model, of the actions alone, beside DBC's of [s, a]."""
+    for task in ("maze", "fetch_pick"):
+        run = json.loads((smoke_run / f"results/smoke/runs/{task}/dbc_action_dm/seed1/run.json").read_text())
+        assert run["inputs"] == {"action_diffusion_model": f"results/smoke/action_diffusion_model/{task}/model.pt"}
+        model = torch.load(smoke_run / run["inputs"]["action_diffusion_model"], weights_only=True)
+        assert model["config"]["inputs"] == "action"
+        assert model["model"]["net.hidden.0.weight"].shape[1] == envs.TASKS[task].act_dim
+    table = (smoke_run / "paper/smoke/action_dm/main_table.md").read_text()
+    assert "DBC (action-only DM)" in table
 
 
 def test_html_report_builds(smoke_run):

@@ -19,6 +19,7 @@ from tests.test_pipeline import planned_runs
 
 def test_builtin_methods_and_variants_are_registered_in_order():
     assert registry.names() == ["bc", "dbc", "ibc", "diffusion_policy", "gail", "bc_l2", "dbc_nonorm",
+                                "dbc_action_dm",
                                 # the generative-model ablation (methods/guidance.py), one module for three
                                 "dbc_ebm", "dbc_ebm_nobc", "dbc_vae", "dbc_vae_nobc", "dbc_gan", "dbc_gan_nobc",
                                 "dbc_nobc"]

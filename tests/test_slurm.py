@@ -62,7 +62,8 @@ def test_the_smoke_dag_on_slurm_matches_the_local_run(slurm_run, smoke_run):
 
     for name in REPORT_FILES:
         assert (work / "paper/smoke" / name).stat().st_size > 0, name
-    local = sorted(p.relative_to(smoke_run) for p in (smoke_run / "results/smoke/runs" / TASK).glob("*/seed*/eval_final.csv")
+    runs = smoke_run / "results/smoke/runs" / TASK
+    local = sorted(p.relative_to(smoke_run) for p in runs.glob("*/seed*/eval_final.csv")
                    if "@" not in str(p) and p.parts[-3] in ("bc", "dbc", "ibc", "diffusion_policy", "gail"))
     assert len(local) == 5 * 3
     for path in local:

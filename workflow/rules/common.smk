@@ -24,7 +24,7 @@ from dbc_bench.errors import BenchError
 from dbc_bench.io import check_writable, read_yaml
 from dbc_bench.schema import problem as schema_problem
 from methods import registry
-from methods.config import check_budget_methods, resolve, resolve_diffusion_model, resolve_guidance_model
+from methods.config import check_budget_methods, resolve, resolve_stage
 
 # The fingerprints below cover the files of the checkout Python imports the packages from: it must be this one.
 if checkout.ROOT != Path(workflow.basedir).resolve():
@@ -306,22 +306,11 @@ def shipped_demo_inputs(wildcards):
     return {"shipped": [os.path.relpath(path) for path in envs.shipped.shipped_files(task)]} if applies else {}
 
 
-# What a method may need from an earlier stage (registry `needs`), per task.
-NEED_PATHS = {
-    "diffusion_model": lambda task, results: f"{results}/diffusion_model/{task}/model.pt",
-    # the generative-model ablation's guidance models (methods/guidance.py)
-    **{
-        f"{kind}_model": lambda task, results, kind=kind: f"{results}/guidance_model/{task}/{kind}/model.pt"
-        for kind in ("ebm", "vae", "gan")
-    },
-}
-
-
 def method_inputs(wildcards):
     """The inputs the run's method declares in its registry entry (DBC: its task's diffusion model)."""
     run = registry.parse(wildcards.method)
     results = getattr(wildcards, "results", RESULTS)
-    return {need: NEED_PATHS[need](wildcards.task, results) for need in run.method.needs}
+    return {need: registry.stage(need).model_path(results, wildcards.task) for need in run.method.needs}
 
 
 def input_args(wildcards, input):
@@ -341,23 +330,21 @@ def method_hyperparameters(wildcards):
     return _resolved(wildcards.method, wildcards.task)
 
 
-def guidance_model_hyperparameters(wildcards):
-    cfg = checked("guidance model", lambda: resolve_guidance_model("config", BUDGET, wildcards.task, wildcards.kind))
-    return shlex.quote(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
-
-
 @lru_cache(maxsize=None)
-def _resolved_diffusion_model(task, results):
-    """The diffusion model's config for a results root: the budget's, or a dm_budget variant's."""
+def _resolved_stage(name, task, results):
+    """A pre-training stage's config for a results root: the budget's, or under a dm_budget variant's root,
+    with the variant's fields."""
     variant = DM_BUDGET_ROOTS.get(results)
     where = f"{BUDGET_FILE}: dm_budget.{variant}"
     overrides = DM_BUDGET_VARIANTS[variant] if variant else None
-    cfg = checked("diffusion model", lambda: resolve_diffusion_model("config", BUDGET, task, overrides, where))
+    label = registry.stage(name).label
+    cfg = checked(label, lambda: resolve_stage("config", BUDGET, name, task, overrides, where))
     return shlex.quote(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
 
 
-def diffusion_model_hyperparameters(wildcards):
-    return _resolved_diffusion_model(wildcards.task, getattr(wildcards, "results", RESULTS))
+def stage_hyperparameters(name):
+    """The params function of a stage's resolved config (its pre-training rule's, dm_quality's)."""
+    return lambda wildcards: _resolved_stage(name, wildcards.task, getattr(wildcards, "results", RESULTS))
 
 
 # Code fingerprints (dbc_bench.codehash): a job reruns when the code it runs changes: its script
@@ -452,7 +439,7 @@ REPORT_FIGURES = (
 
 GENERALIZATION = config["experiments"]["generalization"]
 SWEEP = config["experiments"]["lambda_sweep"]
-EXPERIMENTS = ("ablation", "regularization", "lambda_sweep", "generative_ablation", "dm_controls")
+EXPERIMENTS = ("ablation", "regularization", "lambda_sweep", "generative_ablation", "dm_controls", "action_dm")
 
 
 def experiment_methods(name):

@@ -21,7 +21,7 @@ rule measure_dm_quality:
         runtime=30,
         mem_mb=4000,
     params:
-        hyperparameters=diffusion_model_hyperparameters,
+        hyperparameters=stage_hyperparameters("diffusion_model"),
         bc_runs=lambda wc: " ".join(f"--bc-run {d}" for d in bc_run_dirs(wc.task)),
         # BC's module is reached through the registry, the task's env through its entry point.
         code=lambda wc: code("dm_quality.py", registry.parse("bc").method.source_file, task_module(wc.task)),

@@ -166,6 +166,12 @@ rule dm_controls:
         [f"{d}/eval_final.csv" for d in experiment_run_dirs("dm_controls")],
 
 
+rule action_dm:
+    input:
+        f"{PAPER}/action_dm/main_table.md",
+        [f"{d}/eval_final.csv" for d in experiment_run_dirs("action_dm")],
+
+
 rule ablation:
     input:
         f"{PAPER}/ablation/main_table.md",

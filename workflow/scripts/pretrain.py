@@ -1,5 +1,5 @@
-"""Pre-train DBC's diffusion model of one task's expert (state, action) pairs
-(methods.diffusion.pretrain); --hyperparameters holds its resolved config."""
+"""Pre-train one task's model of a registered pre-training stage (registry.StageSpec: DBC's diffusion
+model, the ablation's guidance models, ...); --hyperparameters holds its resolved config."""
 from __future__ import annotations
 
 import argparse
@@ -9,11 +9,12 @@ from pathlib import Path
 
 from dbc_bench.errors import run_stage
 from envs.shipped import check_against_summary
-from methods import diffusion
+from methods import registry
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--stage", required=True, help="the stage's registered name (diffusion_model, ebm_model, ...)")
     p.add_argument("--task", required=True)
     p.add_argument("--hyperparameters", required=True, type=json.loads, help="JSON: the resolved config")
     p.add_argument("--budget", default="")
@@ -28,13 +29,14 @@ def main(argv=None) -> int:
     p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
     args = p.parse_args(argv)
 
-    def stage():
+    def job():
+        stage = registry.stage(args.stage)
         check_against_summary(args.dataset, args.summary)
-        diffusion.pretrain(
+        stage.pretrain(
             args.task, args.hyperparameters, args.dataset, args.out_dir, budget=args.budget, seed=args.seed,
             threads=args.threads, device=args.device, eval_points=args.eval_points, code=args.code)
 
-    return run_stage(stage)
+    return run_stage(job)
 
 
 if __name__ == "__main__":
