@@ -6,24 +6,46 @@ order they finish. The policy sees the observations of all running environments 
 """
 from __future__ import annotations
 
+import dataclasses
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
 import envs
+from dbc_bench.fields import option, validate
 
 BatchPolicy = Callable[[np.ndarray], np.ndarray]
 EPISODE_COLUMNS = ["episode", "eval_seed", "success", "return", "length"]  # one row per episode
 
 
-class Evaluator:
-    """A pool of `num_envs` environments, built once and reused by every evaluation of a run."""
+@dataclass
+class Evaluation:
+    """The evaluation protocol of a run: episodes per evaluation, envs stepped together, how many
+    evaluations during training, and the evaluation env's kwargs. Its defaults are the protocol's, in
+    this one place (a budget's `evaluation:` section sets its own; the scripts' options default to these)."""
 
-    def __init__(self, task_name: str, num_envs: int = 10, env_kwargs: dict | None = None):
-        task = envs.get_task(task_name)
-        self.pool = [task.make(**(env_kwargs or {})) for _ in range(num_envs)]
+    episodes: int = option(100, "episodes per evaluation", gt=0)
+    num_envs: int = option(10, "environments stepped together", gt=0)
+    points: int = option(5, "evaluations during training; the last is the final", gt=0)
+    env_kwargs: dict = dataclasses.field(default_factory=dict)  # checked by the task (Task.check_kwargs)
+
+    def __post_init__(self):
+        validate(self, "evaluation")
+
+
+class Evaluator:
+    """A pool of `num_envs` environments, built once and reused by every evaluation of a run; or, with
+    `pool`, these environments (a recording wrapper's: the videos run the same episode loop)."""
+
+    def __init__(self, task_name: str, num_envs: int = Evaluation.num_envs, env_kwargs: dict | None = None,
+                 pool: list | None = None):
+        if pool is None:
+            task = envs.get_task(task_name)
+            pool = [task.make(**(env_kwargs or {})) for _ in range(num_envs)]
+        self.pool = pool
 
     def run(self, policy: BatchPolicy, seeds: list[int]) -> list[dict]:
         """One row per episode (in seed order): episode, eval_seed, success, return, length."""
@@ -51,7 +73,7 @@ class Evaluator:
             env.close()
 
 
-def run_episodes(policy: BatchPolicy, task_name: str, seeds: list[int], num_envs: int = 10,
+def run_episodes(policy: BatchPolicy, task_name: str, seeds: list[int], num_envs: int = Evaluation.num_envs,
                  env_kwargs: dict | None = None) -> list[dict]:
     """One evaluation with a pool of its own (see Evaluator)."""
     evaluator = Evaluator(task_name, min(num_envs, len(seeds)), env_kwargs)

@@ -14,7 +14,6 @@ import platform
 import resource
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ import torch
 import envs
 from dbc_bench import kernels, provenance, seeds, tracking
 from dbc_bench.errors import BenchError
-from dbc_bench.fields import from_values, option, validate
+from dbc_bench.fields import from_values
 from dbc_bench.io import (
     load_checkpoint,
     load_state_checked,
@@ -36,7 +35,7 @@ from dbc_bench.io import (
     write_json_atomic,
     write_text_atomic,
 )
-from envs.evaluation import EPISODE_COLUMNS, Evaluator, latency_per_call
+from envs.evaluation import EPISODE_COLUMNS, Evaluation, Evaluator, latency_per_call
 from envs.shipped import file_hashes
 from methods import registry
 from methods.core import Normalizer, agent_policy, load_demonstrations, seed_everything, select_device, set_threads
@@ -47,18 +46,6 @@ RESULT_FILES = ("run.json", "train_log.csv", "eval_curve.csv", "timing.json")
 SELECTION_RULE = "headline = final policy (eval_final.csv); best-during-training is reported separately"
 
 
-@dataclass
-class Evaluation:
-    """The evaluation protocol of a run: episodes per evaluation, envs stepped together, how many
-    evaluations during training, and the evaluation env's kwargs."""
-
-    episodes: int = option(100, "episodes per evaluation", gt=0)
-    num_envs: int = option(10, "environments stepped together", gt=0)
-    points: int = option(5, "evaluations during training; the last is the final", gt=0)
-    env_kwargs: dict = dataclasses.field(default_factory=dict)  # checked by the task (Task.check_kwargs)
-
-    def __post_init__(self):
-        validate(self, "evaluation")
 
 
 def check_inputs(run: registry.RunSpec, inputs: dict[str, str]) -> None:
@@ -225,20 +212,9 @@ def record_videos(run_dir: Path, out_dir: Path, episodes: int, env_kwargs: dict,
                          f"rendering needs MUJOCO_GL=osmesa and libosmesa6, and moviepy") from exc
     box = env.action_space
     policy = agent_policy(agent, obs_norm, act_norm, box.low, box.high, torch_device)
-    rows = []
-    try:
-        for episode, seed in enumerate(seeds.eval_seeds(episodes)):
-            obs, reset_info = env.reset(seed=seed)
-            row = {"episode": episode, "eval_seed": seed, "success": bool(reset_info.get("success", False)),
-                   "return": 0.0, "length": 0}
-            done = False
-            while not done:
-                obs, reward, terminated, truncated, step_info = env.step(policy(obs[None].astype(np.float32))[0])
-                row["return"] += float(reward)
-                row["length"] += 1
-                row["success"] = row["success"] or bool(step_info.get("success", False))
-                done = terminated or truncated
-            rows.append({**row, "success": int(row["success"]), "video": f"episode-{episode}.mp4"})
+    try:  # the evaluation's own episode loop, on the one recording env: its episodes in seed order
+        rows = [{**row, "video": f"episode-{row['episode']}.mp4"}
+                for row in Evaluator(info["task"], pool=[env]).run(policy, seeds.eval_seeds(episodes))]
     except Exception as exc:
         raise BenchError(f"videos: rendering {info['task']} failed ({type(exc).__name__}: {exc}); headless "
                          f"rendering needs MUJOCO_GL=osmesa and libosmesa6") from exc

@@ -220,6 +220,21 @@ def test_a_schema_error_is_one_line_naming_the_key(default_copy, override, line)
     assert len((proc.stdout + proc.stderr).splitlines()) <= 3  # no schema dump: snakemake's two notes and the line
 
 
+def test_a_budget_takes_the_evaluation_protocol_defaults_from_one_place(workflow_copy):
+    from envs.evaluation import Evaluation
+
+    work, env = workflow_copy
+    smoke = work / "config/budgets/smoke.yaml"
+    smoke.write_text(smoke.read_text().replace("evaluation: {episodes: 4, num_envs: 2, points: 2}",
+                                               "evaluation: {episodes: 4}"))
+    proc = snakemake(work, env, "-n", "-p", "all", "--config", "budget=smoke", "tasks=[maze]", "methods=[bc]",
+                     "seeds=[1]")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    train = [line for line in proc.stdout.splitlines() if "train_policy.py" in line]
+    assert len(train) == 1
+    assert f"--eval-episodes 4 --eval-envs {Evaluation.num_envs} --eval-points {Evaluation.points} " in train[0]
+
+
 def test_a_typo_in_a_budget_file_key_is_one_line(default_copy):
     work, env = default_copy
     budget = work / "config/budgets/smoke.yaml"

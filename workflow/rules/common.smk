@@ -23,6 +23,7 @@ from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
 from dbc_bench.io import check_writable, read_yaml
 from dbc_bench.schema import problem as schema_problem
+from envs.evaluation import Evaluation
 from methods import registry
 from methods.config import check_budget_methods, resolve, resolve_stage
 
@@ -88,6 +89,9 @@ if not Path(BUDGET_FILE).is_file():
 with open(BUDGET_FILE) as _f:
     budget = yaml.safe_load(_f)
 schema_checked(budget, "budget.schema.yaml", BUDGET_FILE)
+# The protocol's defaults live in envs.evaluation.Evaluation; the budget sets what differs.
+_protocol = dataclasses.asdict(Evaluation())
+budget["evaluation"] = {**{k: _protocol[k] for k in ("episodes", "num_envs", "points")}, **budget["evaluation"]}
 checked("config", lambda: check_budget_methods(Path(BUDGET_FILE)))
 
 # Tasks defined in config without code (envs/configured.py): registered here and, through the environment,

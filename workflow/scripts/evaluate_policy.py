@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dbc_bench.errors import run_stage
 from dbc_bench.io import read_json
+from envs.evaluation import Evaluation
 from methods import jobs
 from methods.core import seed_everything
 
@@ -22,8 +23,8 @@ def main(argv=None) -> int:
     what.add_argument("--latency-out", type=Path, help="inference latency per action (JSON)")
     what.add_argument("--videos-out", type=Path, help="folder of MP4 files of the first --episodes episodes")
     p.add_argument("--env-kwargs", default={}, type=json.loads, help="JSON kwargs of the evaluation env")
-    p.add_argument("--episodes", type=int, default=100)
-    p.add_argument("--envs", type=int, default=10)
+    p.add_argument("--episodes", type=int, default=Evaluation.episodes)
+    p.add_argument("--envs", type=int, default=Evaluation.num_envs)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
@@ -37,7 +38,7 @@ def evaluate(args: argparse.Namespace) -> None:
     if args.videos_out:
         jobs.record_videos(args.run_dir, args.videos_out, args.episodes, args.env_kwargs, args.threads, args.device)
     elif args.out:
-        evaluation = jobs.Evaluation(args.episodes, args.envs, 1, args.env_kwargs)
+        evaluation = Evaluation(args.episodes, args.envs, 1, args.env_kwargs)
         jobs.evaluate_run(args.run_dir, args.out, evaluation, args.threads, args.device)
     else:
         jobs.measure_latency(args.run_dir, args.latency_out, args.envs, args.env_kwargs, args.threads, args.device)

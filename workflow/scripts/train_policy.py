@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from dbc_bench.errors import run_stage
+from envs.evaluation import Evaluation
 from envs.shipped import check_against_summary
 from methods import jobs
 
@@ -38,9 +39,9 @@ def main(argv=None) -> int:
     p.add_argument("--run-dir", required=True, type=Path)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
-    p.add_argument("--eval-episodes", type=int, default=100)
-    p.add_argument("--eval-envs", type=int, default=10)
-    p.add_argument("--eval-points", type=int, default=5)
+    p.add_argument("--eval-episodes", type=int, default=Evaluation.episodes)
+    p.add_argument("--eval-envs", type=int, default=Evaluation.num_envs)
+    p.add_argument("--eval-points", type=int, default=Evaluation.points)
     p.add_argument("--eval-env-kwargs", default={}, type=json.loads, help="JSON kwargs of the evaluation env")
     p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
     p.add_argument("--checkpoint-seconds", type=float, default=120.0,
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
         check_against_summary(args.dataset, args.summary)
         jobs.train(
             args.task, args.method, args.seed, args.hyperparameters, args.dataset, args.run_dir, dict(args.input),
-            jobs.Evaluation(args.eval_episodes, args.eval_envs, args.eval_points, args.eval_env_kwargs),
+            Evaluation(args.eval_episodes, args.eval_envs, args.eval_points, args.eval_env_kwargs),
             budget=args.budget, threads=args.threads, device=args.device, checkpoint_seconds=args.checkpoint_seconds,
             code=args.code)
 
