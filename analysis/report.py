@@ -16,59 +16,11 @@ import pandas as pd
 
 from analysis import costs, figures, statistics, tables
 from analysis.data_table import data_table, expert_note, load_summaries
+from analysis.files import EXPERIMENTS, MAIN_OUTPUTS
 from analysis.labels import Registry
 from analysis.loading import SCORE_KINDS, load_curves, load_paper_results, load_references, load_runs
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_json, write_csv_atomic, write_text_atomic
-
-# What each output shows, for the index page README.md.
-INDEX = (
-    ("main_table.md", "Headline: final-policy score per task and method (mean ± std over seeds, IQM with "
-     "95% bootstrap CI) beside the paper's published numbers, and aggregate IQM / median / mean / "
-     "optimality gap over tasks."),
-    ("aggregate_intervals.png", "Aggregate normalised final scores with 95% stratified-bootstrap CIs (rliable)."),
-    ("performance_profiles.png", "Performance profiles (rliable score distributions): the fraction of "
-     "(run, task) normalised final scores above each threshold, with 95% stratified-bootstrap CI bands."),
-    ("improvement.png", "Probability that a DBC run beats a run of each other method on a random task, "
-     "with 95% CIs; an interval clear of 0.5 is a difference the seeds support."),
-    ("per_task_scores.png", "Final score of every seed per task and method, with the paper's mean."),
-    ("learning_curves.png", "IQM over seeds of each evaluation during training (100 episodes each) "
-     "against the fraction of training done, per task, with 95% bootstrap CI bands."),
-    ("data_table.md", "The demonstrations per task beside the authors' (sizes, episode lengths, the actions' "
-     "spread and saturation, the expert's score: for success tasks the expert's own success rate, the "
-     "methods' ceiling)."),
-    ("best_table.md", "Best evaluation during training (optimistic, selected on the evaluation episodes; "
-     "not the headline)."),
-    ("cost_table.md", "Compute cost per task and method: training, DBC's pre-training, evaluation, "
-     "updates per second, peak memory, hardware."),
-    ("scores.csv", "One row per run: raw and normalised final and best scores."),
-    ("aggregates.csv", "The aggregate estimates and CIs as numbers."),
-    ("improvement.csv", "Probability of improvement of DBC over each other method, with CIs."),
-    ("performance_profiles.csv", "The performance profiles and their CI bands as numbers."),
-    ("learning_curves.csv", "The learning curves' IQM and CIs as numbers (raw scores: success in [0, 1] or return)."),
-)
-
-# The experiment targets' outputs beside the main report (ReportSettings.with_experiments).
-EXPERIMENTS_INDEX = (
-    ("generalization", "FetchPick policies evaluated at noise ratios 1 to 2 beside the paper's table "
-     "(generalization.png: success against the ratio).", "generalization.md"),
-    ("ablation", "DBC with and without the expert-loss normalisation, with P(DBC > ablated).", "ablation/README.md"),
-    ("regularization", "BC, L2-regularised BC and DBC: does DBC's gain exceed plain regularisation?",
-     "regularization/README.md"),
-    ("lambda_sweep", "DBC over the authors' lambda_DM grid (lambda_sweep/sensitivity.png: final score "
-     "against lambda_DM).", "lambda_sweep/sensitivity.md"),
-    ("generative_ablation", "Maze: DBC's guidance from an EBM, a VAE, a GAN or the diffusion model, without "
-     "and with the BC loss, beside the paper's table (generative_ablation/guidance.png).",
-     "generative_ablation/guidance.md"),
-    ("dm_controls", "DBC against its own settings without the diffusion-model term (lambda_DM = 0) on every task: "
-     "P(DBC > DBC without its term) isolates the model's effect from DBC's other settings.", "dm_controls/README.md"),
-    ("action_dm", "DBC guided by a diffusion model of the expert actions alone, p(a), beside DBC's model of "
-     "p(s, a) (the paper's third open check).", "action_dm/README.md"),
-    ("dm_quality", "DBC's diffusion model per task: held-out loss, and how well it ranks expert actions above "
-     "perturbed, BC and shuffled ones (ROC AUC).", "dm_quality.md"),
-    ("dm_budget", "Where DBC's term starts to act as its diffusion model grows (width, epochs, schedule), with "
-     "DBC - BC per model.", "dm_budget/dm_budget.md"),
-)
 
 NORMALISATION_NOTE = ("Normalised score: success rate in [0, 1]; return tasks "
                       "(R - R_min) / (R_max - R_min) with the random (min) and expert (max) scores of "
@@ -271,19 +223,20 @@ def index_page(s: ReportSettings, warnings: Iterable[str] = (), out: str | os.Pa
              f"Produced by `{s.provenance}`.\n" if s.provenance else "",
              "Every number here is computed by the pipeline from the runs' per-episode files "
              "(results/<budget>/runs/); the paper's numbers come from config/paper_results.yaml.\n"]
-    for name, what in INDEX:
-        index.append(f"## {name}\n\n{what}\n")
+    for output in MAIN_OUTPUTS:
+        name = output.name
+        index.append(f"## {name}\n\n{output.caption}\n")
         if name.endswith(".png"):
             index.append(f"![{name}]({name})\n")
         elif name.endswith(".md"):
-            index.append(f"See [{name}]({name}) (LaTeX: {name[:-3]}.tex).\n")
+            index.append(f"See [{name}]({name})" + (f" (LaTeX: {output.files[1]})" if "tex" in output.formats else "")
+                         + ".\n")
     if s.videos:
         index.append("## Videos\n\nEach run's final policy in its first evaluation episodes (seed, success, return).\n")
         index += video_links(s.videos, out)
     if s.with_experiments:
         index.append("## The paper's experiments (named targets; present once each has run)\n")
-        index += [f"- `snakemake --cores 8 {target}`: {what} See [{link}]({link}).\n"
-                  for target, what, link in EXPERIMENTS_INDEX]
+        index += [f"- `snakemake --cores 8 {e.name}`: {e.caption} See [{e.link}]({e.link}).\n" for e in EXPERIMENTS]
     return "\n".join(part for part in index if part)
 
 

@@ -321,3 +321,24 @@ def test_report_flags_runs_that_mix_datasets_or_versions(fake):
     assert len(notes) == 2
     assert notes[0].startswith("WARNING: the runs of maze trained on different datasets") and "dbc/seed2)" in notes[0]
     assert "torch 2.12.1 / 2.13.0" in notes[1] and "numpy" not in notes[1]
+
+
+def test_every_declared_output_is_indexed_and_every_experiment_is_a_target():
+    """analysis.files declares each output once: the index page, the file list and the targets follow."""
+    import subprocess
+    import sys
+
+    from analysis.files import EXPERIMENTS, MAIN_OUTPUTS
+    from analysis.report import ReportSettings, index_page
+
+    page = index_page(ReportSettings(with_experiments=True))
+    for output in MAIN_OUTPUTS:
+        assert f"## {output.name}\n\n{output.caption}" in page
+    assert set(REPORT_FILES) == {name for o in MAIN_OUTPUTS for name in o.files} | {"README.md"}
+    for experiment in EXPERIMENTS:
+        assert f"`snakemake --cores 8 {experiment.name}`: {experiment.caption}" in page
+    root = Path(__file__).resolve().parents[1]
+    rules = subprocess.run([sys.executable, "-m", "snakemake", "--list-rules"], cwd=root, capture_output=True,
+                           text=True, timeout=300)
+    assert rules.returncode == 0, rules.stderr[-2000:]
+    assert {e.name for e in EXPERIMENTS} <= set(rules.stdout.split())

@@ -16,12 +16,21 @@ import envs
 import envs.demos
 import envs.importing
 import envs.shipped
-from analysis.files import GENERALIZATION_FILES, GUIDANCE_FILES, REPORT_FILES, SENSITIVITY_FILES
+from analysis.files import (
+    EXPERIMENTS,
+    GENERALIZATION_FILES,
+    GUIDANCE_FILES,
+    MAIN_OUTPUTS,
+    REPORT_FILES,
+    RUN_EXPERIMENTS,
+    SENSITIVITY_FILES,
+    VIDEOS_CAPTION,
+)
 from analysis.reference import check_shipped_runs
 from dbc_bench import checkout, kernels, seeds, tracking
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
-from dbc_bench.io import check_writable, read_yaml
+from dbc_bench.io import check_writable, read_yaml, write_text_atomic
 from dbc_bench.schema import problem as schema_problem
 from envs.evaluation import Evaluation
 from methods import registry
@@ -431,19 +440,20 @@ REGISTRY_ARG = shlex.quote(
     json.dumps({"methods": registry.labels(), "tasks": {name: task.label for name, task in envs.TASKS.items()}})
 )
 
-# Shown by `snakemake --report report.html`, each with its caption in workflow/report/<name>.rst.
-REPORT_FIGURES = (
-    "aggregate_intervals.png",
-    "performance_profiles.png",
-    "improvement.png",
-    "per_task_scores.png",
-    "learning_curves.png",
-)
+
+def caption_file(stem, text):
+    """`snakemake --report` reads captions from .rst files: each output's declared caption
+    (analysis.files), written once per text under .snakemake/captions/."""
+    path = Path(".snakemake/captions", f"{stem}.rst").resolve()
+    text = f"{text} Budget {BUDGET}.\n"
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    return str(path)
 
 
 GENERALIZATION = config["experiments"]["generalization"]
 SWEEP = config["experiments"]["lambda_sweep"]
-EXPERIMENTS = ("ablation", "regularization", "lambda_sweep", "generative_ablation", "dm_controls", "action_dm")
 
 
 def experiment_methods(name):
@@ -473,8 +483,17 @@ def report_outputs():
 
 
 def report_rule_outputs():
-    figure = lambda name: report(f"{PAPER}/{name}", caption=f"../report/{Path(name).stem}.rst", category="Figures")
-    return [figure(name) if name in REPORT_FIGURES else f"{PAPER}/{name}" for name in REPORT_FILES]
+    """The report rule's outputs; those declared `bundled` go into `snakemake --report` with their caption."""
+    bundled = {o.name: o for o in MAIN_OUTPUTS if o.bundled}
+
+    def output(name):
+        if name not in bundled:
+            return f"{PAPER}/{name}"
+        return report(
+            f"{PAPER}/{name}", caption=caption_file(Path(name).stem, bundled[name].caption), category="Figures"
+        )
+
+    return [output(name) for name in REPORT_FILES]
 
 
 def provenance():

@@ -77,7 +77,7 @@ rule experiment_report:
     benchmark:
         f"{BENCH}/experiment_report/{{experiment}}.tsv"
     wildcard_constraints:
-        experiment="|".join(EXPERIMENTS),
+        experiment="|".join(RUN_EXPERIMENTS),
     conda:
         SOFTWARE
     threads: 1
@@ -153,39 +153,14 @@ rule guidance_report:
         "--out {params.out_dir} --title '{params.title}' > {log} 2>&1"
 
 
-rule generative_ablation:
-    input:
-        f"{PAPER}/generative_ablation/main_table.md",
-        rules.guidance_report.output,
-        [f"{d}/eval_final.csv" for d in experiment_run_dirs("generative_ablation")],
+# Each methods x tasks experiment's target (analysis.files.EXPERIMENTS): its report, its own further
+# files (the sweep's and the ablation's figures), and every run.
+for _experiment in (e for e in EXPERIMENTS if e.runs):
 
-
-rule dm_controls:
-    input:
-        f"{PAPER}/dm_controls/main_table.md",
-        [f"{d}/eval_final.csv" for d in experiment_run_dirs("dm_controls")],
-
-
-rule action_dm:
-    input:
-        f"{PAPER}/action_dm/main_table.md",
-        [f"{d}/eval_final.csv" for d in experiment_run_dirs("action_dm")],
-
-
-rule ablation:
-    input:
-        f"{PAPER}/ablation/main_table.md",
-        [f"{d}/eval_final.csv" for d in experiment_run_dirs("ablation")],
-
-
-rule regularization:
-    input:
-        f"{PAPER}/regularization/main_table.md",
-        [f"{d}/eval_final.csv" for d in experiment_run_dirs("regularization")],
-
-
-rule lambda_sweep:
-    input:
-        f"{PAPER}/lambda_sweep/main_table.md",
-        rules.sweep_report.output,
-        [f"{d}/eval_final.csv" for d in experiment_run_dirs("lambda_sweep")],
+    rule:
+        name:
+            _experiment.name
+        input:
+            f"{PAPER}/{_experiment.name}/main_table.md",
+            [f"{PAPER}/{_experiment.name}/{name}" for name in _experiment.extra],
+            [f"{d}/eval_final.csv" for d in experiment_run_dirs(_experiment.name)],

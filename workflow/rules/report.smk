@@ -38,7 +38,7 @@ rule record_videos:
         report(
             directory(f"{RESULTS}/videos/{{task}}/{{method}}/seed{{seed}}"),
             patterns=["{name}.mp4"],
-            caption="../report/videos.rst",
+            caption=caption_file("videos", VIDEOS_CAPTION),
             category="Videos",
             subcategory="{task}",
             labels={"method": "{method}", "seed": "{seed}", "episode": "{name}"},
