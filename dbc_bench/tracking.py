@@ -1,8 +1,10 @@
-"""Optional experiment tracking: a finished run's training log and evaluations mirrored to TensorBoard
-event files (config `tracking: tensorboard`; off by default; local files, no account, no network).
+"""Optional experiment tracking: a run's training log and evaluations as TensorBoard event files (config
+`tracking: tensorboard`; off by default; local files, no account, no network).
 
-The mirror is made from the run's own files (train_log.csv, eval_curve.csv), so it never changes what a
-run computes, and a run finished with tracking off gains its event files later with
+While a run trains, each log row and each evaluation is written as it happens (`Live`), so
+`tensorboard --logdir results/<budget>/runs` shows a run while it runs. When it ends, the events are
+rewritten from the run's own files (`mirror`: train_log.csv, eval_curve.csv, resumed parts included),
+so tracking never changes what a run computes, and a run finished with tracking off gains them later with
     python -m dbc_bench.tracking results/default/runs
 View them with `tensorboard --logdir results/default/runs`. The event files go to <run>/tensorboard/.
 """
@@ -48,6 +50,44 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _train_scalars(row: dict, units: int | None = None):
+    """(tag, value, step) of a training-log row: every number but its step column, at that step."""
+    step_column = next((c for c in STEP_COLUMNS if c in row), None)
+    step = int(float(row[step_column])) if step_column else units
+    for key, text in row.items():
+        value = _number(text)
+        if key != step_column and value is not None:
+            yield f"train/{key}", value, step
+
+
+def _eval_scalars(rows: list[dict], update: int):
+    """(tag, value, step) of one evaluation: the mean success, return and length of its episodes."""
+    for key in EVALUATION_COLUMNS:
+        values = [_number(r[key]) for r in rows if key in r]
+        values = [v for v in values if v is not None]
+        if values:
+            yield f"eval/{key}", sum(values) / len(values), update
+
+
+class Live:
+    """An `observe` for methods.train.run_training: writes each row and evaluation as it comes, flushed,
+    into <run_dir>/tensorboard/ (the mirror replaces them when the run ends)."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+
+    def __call__(self, kind: str, units: int, data) -> None:
+        scalars = _train_scalars(data, units) if kind == "train" else _eval_scalars(data, units)
+        for tag, value, step in scalars:
+            self.writer.add_scalar(tag, value, step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 def mirror(run_dir: str | os.PathLike) -> Path:
     """Write <run_dir>/tensorboard/ from train_log.csv (scalars under train/) and eval_curve.csv (the
     mean success, return and length of each evaluation, under eval/); replaces an earlier mirror."""
@@ -61,21 +101,14 @@ def mirror(run_dir: str | os.PathLike) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     with SummaryWriter(log_dir=str(out)) as writer:
         for row in _rows(run_dir / "train_log.csv"):
-            step_column = next((c for c in STEP_COLUMNS if c in row), None)
-            step = int(float(row[step_column])) if step_column else None
-            for key, text in row.items():
-                value = _number(text)
-                if key != step_column and value is not None:
-                    writer.add_scalar(f"train/{key}", value, step)
+            for tag, value, step in _train_scalars(row):
+                writer.add_scalar(tag, value, step)
         by_update: dict[int, list[dict]] = defaultdict(list)
         for row in _rows(run_dir / "eval_curve.csv"):
             by_update[int(float(row["update"]))].append(row)
         for update, rows in sorted(by_update.items()):
-            for key in EVALUATION_COLUMNS:
-                values = [_number(r[key]) for r in rows if key in r]
-                values = [v for v in values if v is not None]
-                if values:
-                    writer.add_scalar(f"eval/{key}", sum(values) / len(values), update)
+            for tag, value, step in _eval_scalars(rows, update):
+                writer.add_scalar(tag, value, step)
     return out
 
 

@@ -115,15 +115,20 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
     # and a run may move between CPU and GPU (as on a cluster); its numbers then differ anyway.
     fingerprint = json.dumps({k: v for k, v in run_info.items() if k not in ("device", "provenance")},
                              sort_keys=True)
-    if run.method.online:  # learns from its own environment interaction; result.updates counts env steps
-        trainer = run.method.trainer(cfg, task_name, data, seed=seed, device=torch_device,
-                                     log=lambda line: print(line, flush=True))
-        agent, result = trainer.agent, run_training(
-            trainer, evaluate=evaluate, eval_points=evaluation.points, state_path=state_path,
-            fingerprint=fingerprint, checkpoint_seconds=checkpoint_seconds)
-    else:
-        result = fit(agent, data, cfg, evaluate=evaluate, eval_points=evaluation.points, state_path=state_path,
-                     fingerprint=fingerprint, checkpoint_seconds=checkpoint_seconds)
+    live = tracking.Live(run_dir) if tracker == "tensorboard" else None  # events while it trains
+    try:
+        if run.method.online:  # learns from its own environment interaction; result.updates counts env steps
+            trainer = run.method.trainer(cfg, task_name, data, seed=seed, device=torch_device,
+                                         log=lambda line: print(line, flush=True))
+            agent, result = trainer.agent, run_training(
+                trainer, evaluate=evaluate, eval_points=evaluation.points, state_path=state_path,
+                fingerprint=fingerprint, checkpoint_seconds=checkpoint_seconds, observe=live)
+        else:
+            result = fit(agent, data, cfg, evaluate=evaluate, eval_points=evaluation.points, state_path=state_path,
+                         fingerprint=fingerprint, checkpoint_seconds=checkpoint_seconds, observe=live)
+    finally:
+        if live is not None:
+            live.close()
     evaluator.close()
     final_update = max(r["update"] for r in result.curve)
     final_rows = [{k: r[k] for k in EPISODE_COLUMNS} for r in result.curve if r["update"] == final_update]

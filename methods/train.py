@@ -122,15 +122,36 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
+# A progress line at least this often: every PROGRESS_SHARE of the units, or every PROGRESS_SECONDS.
+PROGRESS_SHARE, PROGRESS_SECONDS = 0.02, 30.0
+
+
+def _evaluation_summary(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    success = sum(float(r.get("success", 0)) for r in rows) / len(rows)
+    mean_return = sum(float(r.get("return", 0.0)) for r in rows) / len(rows)
+    return f"  last evaluation: success {100 * success:.0f}%, return {mean_return:.1f}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 def run_training(trainer: Trainer, *, evaluate: Callable[[nn.Module], list[dict]], eval_points: int,
                  state_path: str | Path, fingerprint: str = "", log_every: int = 0,
-                 checkpoint_seconds: float = 120.0, log: Callable[[str], None] = _print) -> TrainResult:
+                 checkpoint_seconds: float = 120.0, log: Callable[[str], None] = _print,
+                 observe: Callable[[str, int, object], None] | None = None) -> TrainResult:
     """Train `trainer` to its end, resuming from `state_path` if it holds this job's state.
 
     `evaluate(trainer.agent)` runs at `eval_points` evenly spaced units (the last at the end); its
     rows, tagged "update" with the trainer's progress, form the returned curve. `fingerprint`
     identifies the job (config, data, seed) beside the trainer's own fingerprint. Log rows come
     every `log_every` units (default total // 50); evaluation and saving are not training time.
+    A progress line (units, the last row's summary, rate, the last evaluation, time left) goes to `log`
+    every 2% of the units or 30 s, whichever comes first; `observe(kind, units, data)` sees each log row
+    ("train", the row) and each evaluation ("eval", its episode rows) as they happen.
     """
     state_path = Path(state_path)
     total = trainer.total
@@ -155,6 +176,8 @@ def run_training(trainer: Trainer, *, evaluate: Callable[[nn.Module], list[dict]
     mark = last_save = time.perf_counter()
     window_start, window_units = spent, 0
     segment_start = True
+    line_every = max(1, int(total * PROGRESS_SHARE))
+    started, started_units, line_time, line_units, last_eval = mark, done, mark, done, ""
     try:
         while done < total:
             trainer.step(segment_start)
@@ -167,9 +190,15 @@ def run_training(trainer: Trainer, *, evaluate: Callable[[nn.Module], list[dict]
                 clock = spent + time.perf_counter() - mark
                 row = trainer.log_row(window_units, clock - window_start)
                 rows.append(row)
-                if len(rows) % 10 == 0 or done == total:
-                    log(f"{trainer.unit} {done}/{total}  {trainer.summary(row)}")
+                if observe is not None:
+                    observe("train", trainer.progress(), row)
                 window_start, window_units = clock, 0
+            now = time.perf_counter()
+            if rows and (done == total or done - line_units >= line_every or now - line_time >= PROGRESS_SECONDS):
+                rate = (done - started_units) / max(now - started, 1e-9)
+                log(f"{trainer.unit} {done}/{total} ({100 * done / total:.0f}%)  {trainer.summary(rows[-1])}"
+                    f"{last_eval}  {_duration((total - done) / max(rate, 1e-9))} left")
+                line_time, line_units = now, done
             segment_start = done % every == 0 or evaluating or done == total
             if evaluating or (segment_start and time.perf_counter() - last_save > checkpoint_seconds):
                 spent += time.perf_counter() - mark
@@ -177,7 +206,11 @@ def run_training(trainer: Trainer, *, evaluate: Callable[[nn.Module], list[dict]
                     agent = trainer.agent
                     was_training = agent.training
                     agent.eval()
-                    curve.extend({"update": trainer.progress(), **r} for r in evaluate(agent))
+                    episodes = evaluate(agent)
+                    curve.extend({"update": trainer.progress(), **r} for r in episodes)
+                    last_eval = _evaluation_summary(episodes)
+                    if observe is not None:
+                        observe("eval", trainer.progress(), episodes)
                     agent.train(was_training)
                 save_torch_atomic({"fingerprint": fingerprint, "units": done, "log": rows, "curve": curve,
                                    "train_seconds": spent, "trainer": trainer.state_dict()}, state_path)
@@ -282,9 +315,10 @@ class OfflineTrainer:
 
 def fit(agent: nn.Module, data: Demonstrations, cfg: TrainConfig, *,
         evaluate: Callable[[nn.Module], list[dict]], eval_points: int, state_path: Path,
-        fingerprint: str = "", log_every: int = 0, checkpoint_seconds: float = 120.0) -> TrainResult:
+        fingerprint: str = "", log_every: int = 0, checkpoint_seconds: float = 120.0,
+        observe: Callable[[str, int, object], None] | None = None) -> TrainResult:
     """Train `agent` on `data` (OfflineTrainer under run_training); resume from `state_path` if it
     holds this job's state."""
     return run_training(OfflineTrainer(agent, data, cfg), evaluate=evaluate, eval_points=eval_points,
                         state_path=state_path, fingerprint=fingerprint, log_every=log_every,
-                        checkpoint_seconds=checkpoint_seconds)
+                        checkpoint_seconds=checkpoint_seconds, observe=observe)

@@ -309,3 +309,45 @@ def test_jobs_on_a_machine_with_several_gpus_each_claim_their_own(tmp_path):
         for job in jobs:
             job.kill()
             job.wait()
+
+
+def test_progress_lines_come_every_2_percent_or_every_30_seconds(tmp_path, monkeypatch):
+    import methods.train as train_module
+
+    lines = []
+    run_training(CountingTrainer(200, segments=1, per_unit=1), evaluate=lambda a: [{"success": 1, "return": 2.0}],
+                 eval_points=2, state_path=tmp_path / "a.pt", log_every=4, log=lines.append)
+    # every 4 units (2% of 200), once a log row exists; the first evaluation is named after it
+    assert len(lines) == 50 and lines[0].startswith("tick 4/200 (2%)") and lines[-1].startswith("tick 200/200 (100%)")
+    assert all(line.endswith(" left") for line in lines)
+    assert "last evaluation: success 100%, return 2.0" in lines[25] and "last evaluation" not in lines[24]
+    monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.0)  # a slow run: one line per unit once 30 s pass
+    lines.clear()
+    run_training(CountingTrainer(200, segments=1, per_unit=1), evaluate=lambda a: [], eval_points=1,
+                 state_path=tmp_path / "b.pt", log_every=100, log=lines.append)
+    assert len(lines) == 101  # from the first log row (unit 100) on
+
+
+def test_tracking_writes_events_while_a_run_trains(tmp_path):
+    """tracking: tensorboard shows a run while it runs: events exist at its first evaluation."""
+    from test_tracking import scalars
+
+    from dbc_bench import tracking
+
+    data = toy_demos()
+    cfg = bc.Config(epochs=6, batch_size=64, lr=3e-3, hidden=[16])  # 48 updates
+    seen = []
+
+    def evaluate(agent):
+        if (tmp_path / "tensorboard").exists():
+            seen.append(scalars(tmp_path / "tensorboard"))
+        return [{"success": 0, "return": 1.0, "length": 5}]
+
+    live = tracking.Live(tmp_path)
+    fit(bc.build(cfg, 3, 2), data, cfg, evaluate=evaluate, eval_points=3, state_path=tmp_path / "s.pt",
+        log_every=4, observe=live)
+    live.close()
+    assert [step for step, _ in seen[0]["train/loss"]] == [4, 8, 12, 16]  # rows up to the first evaluation (16)
+    assert [step for step, _ in seen[1]["eval/return"]] == [16]
+    final = scalars(tmp_path / "tensorboard")
+    assert [step for step, _ in final["eval/return"]] == [16, 32, 48] and len(final["train/loss"]) == 12
