@@ -23,7 +23,11 @@ from analysis.statistics import AGGREGATE_LABELS, AGGREGATE_METRICS  # noqa: E40
 from analysis.tables import display_scale  # noqa: E402
 from dbc_bench.io import save_figure_atomic  # noqa: E402
 
-PALETTE_SIZE = 10
+# Seaborn's colour-blind palette reordered so that the first five (the main methods: BC, DBC, Implicit BC,
+# Diffusion Policy, GAIL) are five hue families (blue, orange, green, pink, grey), then its remaining entries
+# (vermillion, tan, light pink, yellow, light blue: each the family of an earlier one, for the variants).
+COLORBLIND_ORDER = (0, 1, 2, 4, 7, 3, 5, 6, 8, 9)
+PALETTE_SIZE = len(COLORBLIND_ORDER)
 
 
 def method_palette(methods: Iterable[str], registry: Registry = Registry()) -> dict[str, tuple[float, float, float]]:
@@ -31,7 +35,8 @@ def method_palette(methods: Iterable[str], registry: Registry = Registry()) -> d
     the registry; other methods take the following palette entries in alphabetical order
     (cycling after 26, for registry methods too)."""
     # colour-blind safe first; the generative-model ablation's methods take the next palettes' colours
-    colours = [*sns.color_palette("colorblind", PALETTE_SIZE), *sns.color_palette("Dark2", 8),
+    colorblind = sns.color_palette("colorblind", PALETTE_SIZE)
+    colours = [*(colorblind[i] for i in COLORBLIND_ORDER), *sns.color_palette("Dark2", 8),
                *sns.color_palette("Set2", 8)]
     canonical = list(registry.methods)
     out = {}
@@ -63,6 +68,15 @@ def save_pdf_png(fig, stem: str | os.PathLike) -> list[Path]:
         plt.close(fig)
 
 
+def interval_mark(ax, y: float, estimate: float, low: float, high: float, colour) -> None:
+    """A CI as a bar and its point estimate as a black-edged diamond: an interval of zero width (all seeds
+    agree) is still drawn, as the diamond."""
+    ax.barh(y, high - low, left=low, height=0.6, color=colour, alpha=0.8)
+    ax.vlines(estimate, y - 0.3, y + 0.3, color="black", linewidth=1.5)
+    ax.plot([estimate], [y], marker="D", markersize=5, color=colour, markeredgecolor="black", linestyle="",
+            zorder=4)
+
+
 def plot_aggregate_intervals(agg: pd.DataFrame, palette: Mapping[str, tuple], stem: str | os.PathLike,
                              title: str | None = None, confidence: float = 0.95,
                              registry: Registry = Registry()) -> list[Path]:
@@ -77,9 +91,7 @@ def plot_aggregate_intervals(agg: pd.DataFrame, palette: Mapping[str, tuple], st
             for i, method in enumerate(methods):
                 y = len(methods) - 1 - i
                 r = sub.loc[method]
-                ax.barh(y, r.ci_high - r.ci_low, left=r.ci_low, height=0.6,
-                        color=palette[method], alpha=0.8)
-                ax.vlines(r.estimate, y - 0.3, y + 0.3, color="black", linewidth=1.5)
+                interval_mark(ax, y, r.estimate, r.ci_low, r.ci_high, palette[method])
             ax.set_title(AGGREGATE_LABELS[metric] + (" (lower is better)" if metric == "optimality_gap" else ""),
                          fontsize=10)
             ax.set_xlabel("normalised score")
@@ -172,13 +184,12 @@ def plot_improvement(improvement: pd.DataFrame, palette: Mapping[str, tuple], st
         fig, ax = plt.subplots(figsize=(5.2, 0.55 * max(n, 1) + 1.4))
         for i, r in enumerate(improvement.itertuples()):
             y = n - 1 - i
-            ax.barh(y, r.ci_high - r.ci_low, left=r.ci_low, height=0.6, color=palette[r.other], alpha=0.8)
-            ax.vlines(r.estimate, y - 0.3, y + 0.3, color="black", linewidth=1.5)
+            interval_mark(ax, y, r.estimate, r.ci_low, r.ci_high, palette[r.other])
         ax.axvline(0.5, color="dimgray", linestyle="--", linewidth=1)
         ax.set_yticks(range(n))
         ax.set_yticklabels([f"P({registry.method_label(r.method)} > {registry.method_label(r.other)})"
                             for r in reversed(list(improvement.itertuples()))])
-        ax.set_xlim(0, 1)
+        ax.set_xlim(-0.03, 1.03)  # an interval at 0 or 1 stays inside the axes
         ax.set_ylim(-0.6, max(n, 1) - 0.4)
         ax.set_xlabel("probability of improvement")
         ax.grid(axis="y", visible=False)
@@ -189,9 +200,13 @@ def plot_improvement(improvement: pd.DataFrame, palette: Mapping[str, tuple], st
 
 def plot_learning_curves(intervals: pd.DataFrame, metrics: Mapping[str, str], palette: Mapping[str, tuple],
                          stem: str | os.PathLike, title: str | None = None, confidence: float = 0.95,
-                         registry: Registry = Registry()) -> list[Path]:
+                         registry: Registry = Registry(),
+                         lengths: Mapping[tuple[str, str], str] | None = None) -> list[Path]:
     """One panel per task: the IQM over seeds at each evaluation during training against the
-    fraction of training done, with the bootstrap CI as a band. `metrics` maps task -> metric."""
+    fraction of training done, with the bootstrap CI as a band. `metrics` maps task -> metric;
+    `lengths` (task, method) -> what 100% of training is for that cell ("9.3k updates"), shown in each
+    panel's legend, since cells train for different lengths."""
+    lengths = lengths or {}
     tasks = registry.order_tasks(intervals["task"].unique())
     with sns.axes_style("whitegrid"):
         fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.2 * max(len(tasks), 1), 3.4), squeeze=False)
@@ -200,17 +215,16 @@ def plot_learning_curves(intervals: pd.DataFrame, metrics: Mapping[str, str], pa
             scale = display_scale(metrics[task])
             for method in registry.order_methods(at_task["method"].unique()):
                 sub = at_task[at_task["method"] == method].sort_values("point")
-                ax.plot(sub["fraction"], sub["estimate"] * scale, marker="o", markersize=3,
-                        color=palette[method], label=registry.method_label(method))
+                length = lengths.get((task, method))
+                ax.plot(sub["fraction"], sub["estimate"] * scale, marker="o", markersize=3, color=palette[method],
+                        label=registry.method_label(method) + (f" ({length})" if length else ""))
                 ax.fill_between(sub["fraction"], sub["ci_low"] * scale, sub["ci_high"] * scale,
                                 color=palette[method], alpha=0.2, linewidth=0)
             ax.set_title(registry.task_label(task), fontsize=10)
-            ax.set_xlabel("fraction of training")
+            ax.set_xlabel("fraction of the cell's training")
             ax.set_ylabel(score_axis_label(metrics[task]))
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), frameon=False,
-                   bbox_to_anchor=(0.5, -0.02), fontsize=8)
+            ax.legend(frameon=False, fontsize=6, loc="best")
         fig.suptitle(with_title(f"IQM over seeds during training, {confidence * 100:g}% CI bands", title),
                      fontsize=11)
-        fig.tight_layout(rect=(0, 0.08, 1, 1))
+        fig.tight_layout()
     return save_pdf_png(fig, stem)

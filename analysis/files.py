@@ -35,7 +35,8 @@ MAIN_OUTPUTS = (
             "with 95% CIs; an interval clear of 0.5 is a difference the seeds support."),
     _figure("per_task_scores.png", "Final score of every seed per task and method, with the paper's mean."),
     _figure("learning_curves.png", "IQM over seeds of each evaluation during training (100 episodes each) "
-            "against the fraction of training done, per task, with 95% bootstrap CI bands."),
+            "against the fraction of the cell's training done, per task, with 95% bootstrap CI bands; each "
+            "panel's legend gives every method's training length there (updates, or GAIL's env steps)."),
     Output("data_table.md", "The demonstrations per task beside the authors' (sizes, episode lengths, the actions' "
            "spread and saturation, the expert's score: for success tasks the expert's own success rate, the "
            "methods' ceiling).", ("tex",)),

@@ -216,6 +216,22 @@ def video_links(folders: Iterable[str | os.PathLike], out: str | os.PathLike) ->
     return ["\n".join(lines) + "\n"] if lines else []
 
 
+def training_lengths(runs: pd.DataFrame, curves: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(task, method) -> the cell's training length, its last evaluation's update, as '9.3k updates' (an online
+    method's log counts environment steps: '1.0M env steps')."""
+    lengths = {}
+    last = curves.groupby(["task", "method"])["update"].max()
+    for (task, method), total in last.items():
+        run_dir = Path(runs[(runs["task"] == task) & (runs["method"] == method)]["run_dir"].iloc[0])
+        log_path = run_dir / "train_log.csv"
+        header = log_path.read_text().split("\n", 1)[0] if log_path.is_file() else ""
+        unit = "env steps" if header.split(",")[0] == "env_steps" else "updates"
+        total = float(total)
+        text = f"{total / 1e6:.1f}M" if total >= 1e6 else f"{total / 1e3:.1f}k" if total >= 1e3 else f"{total:.0f}"
+        lengths[(task, method)] = f"{text} {unit}"
+    return lengths
+
+
 def index_page(s: ReportSettings, warnings: Iterable[str] = (), out: str | os.PathLike = ".") -> str:
     """README.md: what each output shows, with the figures inline; `warnings` (mixing_notes) first."""
     index = [f"# DBC-Bench results{f' ({s.title})' if s.title else ''}\n",
@@ -266,7 +282,8 @@ def build_report(run_dirs: Iterable[str | os.PathLike], reference_files: Iterabl
     matrices = scores.final_matrices
     profiles = statistics.performance_profiles(matrices, statistics.profile_thresholds(matrices), s.reps, s.seed,
                                                s.confidence)
-    curves = statistics.learning_curve_intervals(load_curves(runs), s.reps, s.seed, s.confidence, s.registry)
+    run_curves = load_curves(runs)
+    curves = statistics.learning_curve_intervals(run_curves, s.reps, s.seed, s.confidence, s.registry)
     written += [write_csv_atomic(out / "performance_profiles.csv", profiles),
                 write_csv_atomic(out / "learning_curves.csv", curves)]
     palette = figures.method_palette(runs["method"].unique(), s.registry)
@@ -276,7 +293,8 @@ def build_report(run_dirs: Iterable[str | os.PathLike], reference_files: Iterabl
     written += figures.plot_improvement(scores.improvement, palette, out / "improvement", confidence=s.confidence,
                                         **plot)
     written += figures.plot_learning_curves(curves, runs.groupby("task")["metric"].first().to_dict(), palette,
-                                            out / "learning_curves", confidence=s.confidence, **plot)
+                                            out / "learning_curves", confidence=s.confidence,
+                                            lengths=training_lengths(runs, run_curves), **plot)
     written += figures.plot_aggregate_intervals(scores.aggregates["final"], palette, out / "aggregate_intervals",
                                                 confidence=s.confidence, **plot)
     written += figures.plot_per_task_scores(runs, palette, out / "per_task_scores", kind="final", paper=paper,

@@ -342,3 +342,54 @@ def test_every_declared_output_is_indexed_and_every_experiment_is_a_target():
                            text=True, timeout=300)
     assert rules.returncode == 0, rules.stderr[-2000:]
     assert {e.name for e in EXPERIMENTS} <= set(rules.stdout.split())
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures a plot function draws, kept open instead of saved."""
+    import analysis.figures as figures
+
+    kept = []
+    monkeypatch.setattr(figures, "save_pdf_png", lambda fig, stem: kept.append(fig) or [])
+    return kept
+
+
+def test_every_interval_has_a_drawn_mark_even_of_zero_width(drawn, tmp_path):
+    from analysis import figures
+
+    improvement = pd.DataFrame([{"method": "dbc", "other": "bc", "estimate": 0.6, "ci_low": 0.4, "ci_high": 0.8},
+                                {"method": "dbc", "other": "ibc", "estimate": 1.0, "ci_low": 1.0, "ci_high": 1.0}])
+    figures.plot_improvement(improvement, figures.method_palette(["bc", "dbc", "ibc"]), tmp_path / "i")
+    ax = drawn[-1].axes[0]
+    marks = sorted(tuple(line.get_xydata()[0]) for line in ax.lines if line.get_marker() == "D")
+    assert marks == [(0.6, 1.0), (1.0, 0.0)]  # one per row, P = 1 [1, 1] included
+    low, high = ax.get_xlim()
+    assert low < 0.0 and high > 1.0  # a mark at 0 or 1 is inside the axes
+
+
+def test_the_main_methods_take_five_hue_families():
+    import colorsys
+
+    from analysis import figures
+
+    colours = figures.method_palette(["bc", "dbc", "ibc", "diffusion_policy", "gail"])
+    hls = {m: colorsys.rgb_to_hls(*c) for m, c in colours.items()}
+    coloured = {m: h for m, (h, _, s) in hls.items() if s > 0.25}
+    assert len(coloured) >= 4
+    for a in coloured:
+        for b in coloured:
+            gap = abs(coloured[a] - coloured[b])
+            assert a == b or min(gap, 1 - gap) > 0.08, (a, b)  # about 30 degrees of hue apart
+
+
+def test_every_method_of_a_learning_curve_panel_is_in_its_legend(drawn, tmp_path):
+    from analysis import figures
+
+    rows = [{"task": task, "method": method, "point": p, "fraction": (p + 1) / 2, "estimate": 0.5,
+             "ci_low": 0.4, "ci_high": 0.6}
+            for task, methods in (("maze", ["bc"]), ("walker", ["bc", "gail"])) for method in methods for p in (0, 1)]
+    lengths = {("maze", "bc"): "9.3k updates", ("walker", "bc"): "15k updates", ("walker", "gail"): "500.0k env steps"}
+    figures.plot_learning_curves(pd.DataFrame(rows), {"maze": "success", "walker": "return"},
+                                 figures.method_palette(["bc", "gail"]), tmp_path / "c", lengths=lengths)
+    legends = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in drawn[-1].axes]
+    assert legends == [["bc (9.3k updates)"], ["bc (15k updates)", "gail (500.0k env steps)"]]
