@@ -9,15 +9,24 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/experts.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/pretrain.smk"
-include: "workflow/rules/train.smk"
+
+
+# `rerender: committed` defines the report rules only: the committed runs are their inputs as they are.
+if not RERENDER:
+
+    include: "workflow/rules/experts.smk"
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/pretrain.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/evaluate.smk"
+    include: "workflow/rules/bench.smk"
+    include: "workflow/rules/verify.smk"
+
+
 include: "workflow/rules/report.smk"
 include: "workflow/rules/experiments.smk"
 include: "workflow/rules/diffusion_model.smk"
-include: "workflow/rules/bench.smk"
-include: "workflow/rules/verify.smk"
+include: "workflow/rules/rerender.smk"
 
 
 rule all:
@@ -28,3 +37,5 @@ rule all:
         # intermediate file whose downstream outputs exist, so a run deleted under a finished report
         # (e.g. a killed --forcerun) would otherwise go unnoticed.
         all_final_evals(),
+        # Re-rendering: every experiment whose runs are committed, too.
+        committed_experiment_outputs() if RERENDER else [],

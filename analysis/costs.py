@@ -3,7 +3,6 @@ and the inference latency files of evaluate_policy.py --latency-out."""
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 from typing import Iterable
 
@@ -14,14 +13,19 @@ from analysis.loading import finite_number
 from analysis.tables import format_number
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_json
-from dbc_bench.provenance import cpu_name
 
 LATENCY_COLUMNS = ["task", "method", "batch", "latency_ms_batch1", "latency_ms_batched"]
 
 
-def hardware_note() -> str:
-    """The machine the timings come from, in one line."""
-    return f"{cpu_name()}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+def hardware_note(run_dirs: Iterable[str | os.PathLike]) -> str:
+    """The machines the timings come from, in one line: each run's recorded CPU and Python (run.json
+    provenance), not the machine that renders the report, so a re-render writes the same line."""
+    cpus, pythons = set(), set()
+    for run_dir in map(Path, run_dirs):
+        provenance = read_json(run_dir / "run.json").get("provenance") or {}
+        cpus.add(provenance.get("cpu") or "CPU not recorded")
+        pythons.add((provenance.get("versions") or {}).get("python") or "not recorded")
+    return f"{', '.join(sorted(cpus))}; Python {', '.join(sorted(pythons))} (the runs' records)"
 
 
 def load_latencies(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:

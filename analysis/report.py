@@ -188,7 +188,7 @@ def cost_documents(runs: pd.DataFrame, latency_files: Iterable[str | os.PathLike
                    ) -> dict[str, str]:
     suffix = f" ({s.title})" if s.title else ""
     shown = costs.format_cost_table(costs.cost_table(runs, costs.load_latencies(latency_files)), s.registry)
-    notes = [f"Hardware: {costs.hardware_note()}.", *COST_NOTES]
+    notes = [f"Hardware: {costs.hardware_note(runs['run_dir'])}.", *COST_NOTES]
     heading, caption = f"DBC-Bench: compute cost{suffix}", f"Cost per task and method{suffix}"
     return {"cost_table.md": document_md(heading, [(caption, tables.markdown_table(shown), notes)]),
             "cost_table.tex": document_tex(heading, [(caption, shown, notes, "tab:cost", 2)])}

@@ -184,7 +184,8 @@ def test_evaluation_env_kwargs_are_checked_against_the_task(workflow_copy, overr
 def test_readme_commands_plan(workflow_copy):
     """Every Snakemake command the README shows, as a dry run (the real runs take hours)."""
     work, env = workflow_copy
-    targets = ("all", "generalization", "ablation", "regularization", "lambda_sweep", "bench", "verify", "datasets")
+    targets = ("all", "generalization", "ablation", "regularization", "lambda_sweep", "action_dm", "dm_controls",
+               "bench", "verify", "datasets")
     for config, planned in ((["budget=paper", "seeds=[1,2,3,4,5]"], "runs/walker/gail/seed5"),
                             (["methods=[bc,dbc@lambda_dm=0.5]"], "runs/maze/dbc@lambda_dm=0.5/seed3")):
         proc = snakemake(work, env, "-n", "--cores", "8", *targets, "--config", *config)

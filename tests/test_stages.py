@@ -24,6 +24,17 @@ def test_every_stage_is_registered_once_with_its_rule():
         assert all(need in stages for need in method.needs), method.name
 
 
+def test_the_readme_command_lists_the_stages():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-c", "from methods import registry; print(list(registry.stages()))"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "'diffusion_model', 'action_diffusion_model'" in proc.stdout, proc.stderr
+
+
 def test_a_method_that_needs_an_unregistered_stage_is_one_line(tmp_path, monkeypatch):
     module = tmp_path / "needy.py"
     module.write_text("from methods import bc\nfrom methods.registry import MethodSpec\n"

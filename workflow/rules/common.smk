@@ -30,7 +30,7 @@ from analysis.reference import check_shipped_runs
 from dbc_bench import checkout, kernels, seeds, tracking
 from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
-from dbc_bench.io import check_writable, read_yaml, write_text_atomic
+from dbc_bench.io import check_writable, read_json, read_yaml, write_text_atomic
 from dbc_bench.schema import problem as schema_problem
 from envs.evaluation import Evaluation
 from methods import registry
@@ -196,6 +196,13 @@ CUSTOM_INPUTS = [
 ]
 LABEL = config["label"] or ("custom" if CUSTOM_INPUTS else "")
 RESULTS = f"results/{BUDGET}-{LABEL}" if LABEL else COMMITTED_RESULTS
+# `rerender: committed`: the committed runs re-rendered as they are (workflow/rules/rerender.smk).
+RERENDER = config["rerender"] == "committed"
+if RERENDER and (LABEL or config["reference"] == "shipped"):
+    raise WorkflowError(
+        "config 'rerender': re-renders the suite's own committed runs; it takes no custom inputs "
+        f"({', '.join(CUSTOM_INPUTS) or 'label'}) and no reference: shipped"
+    )
 # The `verify` target reruns a few committed runs, datasets and all, with the same rules, here.
 VERIFY_RESULTS = f"results/verify/{BUDGET}"
 # The `dm_budget` target: each variant's diffusion model, DBC runs and model quality under a results root
@@ -393,17 +400,19 @@ def shipped_run_dirs():
     ]
 
 
-def shipped_protocol():
-    """task -> the budget and evaluation protocol a shipped run must have been made with."""
+def run_protocol(task):
+    """The budget and evaluation protocol a committed run of `task` must have been made with."""
     return {
-        task: {
-            "budget": BUDGET,
-            "eval_episodes": budget["evaluation"]["episodes"],
-            "eval_seed_first": seeds.eval_seeds(budget["evaluation"]["episodes"])[0],
-            "eval_env_kwargs": config["evaluation"]["env_kwargs"].get(task, {}),
-        }
-        for task in config["tasks"]
+        "budget": BUDGET,
+        "eval_episodes": budget["evaluation"]["episodes"],
+        "eval_seed_first": seeds.eval_seeds(budget["evaluation"]["episodes"])[0],
+        "eval_env_kwargs": config["evaluation"]["env_kwargs"].get(task, {}),
     }
+
+
+def shipped_protocol():
+    """task -> the protocol a shipped run must have been made with."""
+    return {task: run_protocol(task) for task in config["tasks"]}
 
 
 def shipped_latency_files():

@@ -2,35 +2,6 @@
 # its term starts to act as the model grows (target `dm_budget`: each variant under its own results root).
 
 
-rule measure_dm_quality:
-    input:
-        model="{results}/diffusion_model/{task}/model.pt",
-        summary="{results}/data/{task}.json",
-        dataset="{results}/datasets/dbc/{task}/expert-v0",
-        bc=lambda wc: [f"{d}/{name}" for d in bc_run_dirs(wc.task) for name in ("eval_final.csv", "model.pt")],
-    output:
-        "{results}/dm_quality/{task}.json",
-    log:
-        "{results}/logs/dm_quality/{task}.log",
-    benchmark:
-        "{results}/benchmarks/dm_quality/{task}.tsv"
-    conda:
-        SOFTWARE
-    threads: 1
-    resources:
-        runtime=30,
-        mem_mb=4000,
-    params:
-        hyperparameters=stage_hyperparameters("diffusion_model"),
-        bc_runs=lambda wc: " ".join(f"--bc-run {d}" for d in bc_run_dirs(wc.task)),
-        # BC's module is reached through the registry, the task's env through its entry point.
-        code=lambda wc: code("dm_quality.py", registry.parse("bc").method.source_file, task_module(wc.task)),
-    shell:
-        "python workflow/scripts/dm_quality.py --task {wildcards.task} --hyperparameters {params.hyperparameters} "
-        "--model {input.model} --dataset {input.dataset} --summary {input.summary} {params.bc_runs} "
-        "--out {output} > {log} 2>&1"
-
-
 rule dm_quality:
     input:
         [f"{RESULTS}/dm_quality/{t}.json" for t in config["tasks"]],

@@ -1,35 +1,6 @@
 # The paper's experiments beyond the main table, each a named target.
 
 
-rule evaluate_generalization:
-    input:
-        final=f"{RESULTS}/runs/{GENERALIZATION['task']}/{{method}}/seed{{seed}}/eval_final.csv",
-        model=f"{RESULTS}/runs/{GENERALIZATION['task']}/{{method}}/seed{{seed}}/model.pt",
-    output:
-        f"{RESULTS}/generalization/{{method}}/seed{{seed}}/r{{ratio}}.csv",
-    log:
-        f"{LOGS}/evaluate_generalization/{{method}}/seed{{seed}}/r{{ratio}}.log",
-    benchmark:
-        f"{BENCH}/evaluate_generalization/{{method}}/seed{{seed}}/r{{ratio}}.tsv"
-    conda:
-        SOFTWARE
-    threads: 1
-    resources:
-        runtime=30,
-        mem_mb=2000,
-    params:
-        run_dir=lambda wc, input: Path(input.model).parent,
-        env_kwargs=lambda wc: shlex.quote(json.dumps({GENERALIZATION["env_kwarg"]: float(wc.ratio)})),
-        episodes=budget["evaluation"]["episodes"],
-        num_envs=budget["evaluation"]["num_envs"],
-        device=config["device"],
-        code=method_code("evaluate_policy.py"),
-    shell:
-        "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} --out {output} "
-        "--env-kwargs {params.env_kwargs} --episodes {params.episodes} --envs {params.num_envs} "
-        "--device {params.device} > {log} 2>&1"
-
-
 rule generalization_report:
     input:
         evals=generalization_evals(),
