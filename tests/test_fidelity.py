@@ -124,5 +124,5 @@ def test_shipped_demonstrations_are_within_tolerance_of_the_authors():
     assert walker["episodes"] == 5 and walker["length_min"] == 1000  # 5 x 1000, as the authors'
     # Sampled and stored unclipped: 25% of the entries lie beyond +-1. The authors' data has 45% (the
     # issue's tolerance: > 30%, not met): their expert's action noise is far wider than this PPO's,
-    # whose learned std is 0.04-0.07; the entries beyond +-1 are its mean actions (README, Fidelity).
+    # whose learned std is 0.04-0.07; the entries beyond +-1 are its mean actions (docs/fidelity.md).
     assert walker["action_beyond_1"] > 0.2 and walker["return_min"] >= 6000
