@@ -54,7 +54,9 @@ def test_palette_stable_and_unknown_methods_after_known():
     a = method_palette(["zeta", "gail", "bc", "bc_l2", "dbc"], REGISTRY)
     b = method_palette(["dbc", "bc_l2", "bc", "zeta", "gail"], REGISTRY)
     assert a == b
-    colours = [tuple(c) for c in sns.color_palette("colorblind", 10)]
+    from analysis.figures import COLORBLIND_ORDER
+
+    colours = [tuple(sns.color_palette("colorblind", 10)[i]) for i in COLORBLIND_ORDER]
     assert a["bc"] == colours[0] and a["gail"] == colours[4]
     assert a["bc_l2"] == colours[5] and a["zeta"] == colours[7]  # after every registry method, dbc_nonorm at 6
 
