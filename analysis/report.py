@@ -39,7 +39,8 @@ COST_NOTES = (
     "Times are per seed (means over seeds) from each run's timing.json: training excludes "
     "evaluation; evaluation covers every evaluation during training. Pre-training is each "
     "method's pre-trained model (DBC's diffusion model; a guided DBC's guidance model), one per task "
-    "shared by all seeds; the total charges each seed an equal share of it. Jobs that ran side by side on a shared machine run slower than alone. "
+    "shared by all seeds; the total charges each seed an equal share of it. Jobs that ran side by "
+    "side on a shared machine run slower than alone. "
     "For GAIL, which learns online, updates/s are environment steps per second of training.",
     "Latency: median wall time of one call of the first seed's final policy (normalisation "
     "included) on one environment's observation, and on a batch of the evaluation "

@@ -9,7 +9,7 @@ def _target_files(name):
 
 
 def _runs_of(files):
-    return sorted({f for f in files if f.endswith("/eval_final.csv")})
+    return sorted({f for f in files if Path(f).name == "eval_final.csv"})
 
 
 def check_committed_runs(run_files):
@@ -24,7 +24,7 @@ def check_committed_runs(run_files):
     by_root = {}
     for path in run_files:
         run = Path(path).parent
-        by_root.setdefault(str(run).split("/runs/")[0], []).append(run)
+        by_root.setdefault(str(run.parents[3]), []).append(run)  # <root>/runs/<task>/<method>/seed<k>
     for root, runs in sorted(by_root.items()):
         tasks = sorted({run.parts[-3] for run in runs})
         datasets = {t: read_json(dataset_summary(t, root)).get("files") for t in tasks}
