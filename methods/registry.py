@@ -78,8 +78,11 @@ class StageSpec:
     def source_file(self) -> Path:
         return Path(sys.modules[self.module].__file__).resolve()
 
+    def out_dir(self, results: str, task: str) -> str:
+        return f"{results}/{self.folder.format(task=task)}"
+
     def model_path(self, results: str, task: str) -> str:
-        return f"{results}/{self.folder.format(task=task)}/model.pt"
+        return f"{self.out_dir(results, task)}/model.pt"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from analysis.files import (
     SENSITIVITY_FILES,
     VIDEOS_CAPTION,
 )
+from analysis.loading import COMPLETENESS_MARKER
 from analysis.reference import check_shipped_runs
 from dbc_bench import checkout, kernels, seeds, tracking
 from dbc_bench.codehash import fingerprint, module_file

@@ -5,7 +5,7 @@
 
 
 def stage_out_dir(stage):
-    return lambda wildcards: f"{wildcards.results}/{stage.folder.format(task=wildcards.task)}"
+    return lambda wildcards: stage.out_dir(wildcards.results, wildcards.task)
 
 
 for _stage in registry.stages().values():

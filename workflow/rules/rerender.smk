@@ -9,7 +9,7 @@ def _target_files(name):
 
 
 def _runs_of(files):
-    return sorted({f for f in files if Path(f).name == "eval_final.csv"})
+    return sorted({f for f in files if Path(f).name == COMPLETENESS_MARKER})
 
 
 def check_committed_runs(run_files):
