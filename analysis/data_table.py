@@ -19,7 +19,8 @@ from dbc_bench.errors import BenchError
 from dbc_bench.io import read_json, read_yaml
 
 COLUMNS = ["task", "data", "episodes", "transitions", "length mean (min-max)", "action std (min-max over dims)",
-           "|a| >= 1 (%)", "|a| > 1 (%)", "expert score"]
+           "|a| >= 1 (%)", "|a| > 1 (%)", "action range", "mean |a_t+1 - a_t| (min-max over dims)",
+           "forward speed", "expert score"]
 
 
 def _number(value, digits: int = 0) -> str:
@@ -44,7 +45,11 @@ def _row(task: str, label: str, stats: dict, expert: str) -> dict:
             "transitions": _number(stats.get("transitions")), "length mean (min-max)": lengths,
             "action std (min-max over dims)": _range(stats.get("action_std")),
             "|a| >= 1 (%)": _percent(stats.get("action_at_or_beyond_1")),
-            "|a| > 1 (%)": _percent(stats.get("action_beyond_1")), "expert score": expert}
+            "|a| > 1 (%)": _percent(stats.get("action_beyond_1")),
+            "action range": ("-" if stats.get("action_min") is None else
+                             f"{float(stats['action_min']):.2f} to {float(stats['action_max']):.2f}"),
+            "mean |a_t+1 - a_t| (min-max over dims)": _range(stats.get("action_change")),
+            "forward speed": _number(stats.get("forward_speed"), 2), "expert score": expert}
 
 
 def _suite_expert(summary: dict, detail: bool = True) -> str:

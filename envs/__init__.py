@@ -53,6 +53,12 @@ class Task:
     # Env kwargs of the demonstrations where they differ from the registered defaults (the maze
     # records past success until its expert comes to rest at the goal, as the authors' data does).
     demo_kwargs: dict = field(default_factory=dict)
+    # Cut each demonstration at the first step that reaches success (that step kept, as the episode's
+    # end) and drop the episodes that never reach it: the authors' loader (trim_episodes_trans) did
+    # this to their AntReach data, whose env does not end an episode on success.
+    demo_cut_at_success: bool = False
+    # The observation entry that holds the forward velocity (the data table's forward speed), if any.
+    forward_velocity_obs: int | None = None
     kwargs: dict = field(default_factory=dict)  # the env's registered defaults
     # A task defined in config: the built-in task whose per-task hyperparameter files its methods and
     # diffusion model read (None: their defaults).
@@ -92,11 +98,11 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          expert="envs.experts.fetch_pick:FetchPickExpert", kwargs={"noise_ratio": 1.0}),
     Task("hand_rotate", "HandRotate", "DBC/HandRotate-v0", "envs.hand_rotate:HandRotateEnv", "success", 50, 68, 20),
     Task("walker", "Walker", "DBC/Walker-v0", "envs.walker:WalkerEnv", "return", 1000, 17, 6,
-         expert_actions="sampled"),
+         expert_actions="sampled", forward_velocity_obs=8),
     Task("cheetah", "Cheetah", "DBC/Cheetah-v0", "envs.cheetah:CheetahEnv", "return", 1000, 17, 6,
-         expert_actions="sampled"),
+         expert_actions="sampled", forward_velocity_obs=8),
     Task("ant_reach", "AntReach", "DBC/AntReach-v0", "envs.ant_reach:AntReachEnv", "success", 50, 42, 8,
-         kwargs={"start_noise": 0.01}),
+         kwargs={"start_noise": 0.01}, demo_cut_at_success=True),
 )}
 
 

@@ -1,6 +1,7 @@
 """Roll out a task's expert and write its demonstrations as a local Minari dataset.
 
-Success tasks keep only successful episodes (as the authors did). The dataset is built in a
+Success tasks keep only successful episodes (as the authors did), cut at their first success where the
+task says so (AntReach, as the authors' loader cut theirs). The dataset is built in a
 temporary directory and renamed into place, so a killed job never leaves a dataset that looks
 finished. A JSON summary beside it records the expert's raw success rate and the reference
 scores (random policy, expert) used to normalise returns.
@@ -49,19 +50,43 @@ def rollout(env, act, seed: int, on_reset=None, finished=None) -> dict:
             "success": np.asarray(successes), "return": float(np.sum(rewards))}
 
 
-def data_statistics(episodes: list[dict]) -> dict:
-    """What the report's data table sets beside the authors' data: sizes, episode lengths and the
-    actions' spread, at the box's bounds (|a| >= 1, e.g. clipped) and beyond them (unclipped samples)."""
+def cut_at_first_success(episode: dict) -> dict:
+    """The episode up to and including the first step whose info['success'] is set, that step marked as
+    its end (terminated); an episode that never succeeds is returned unchanged."""
+    hits = np.flatnonzero(episode["success"][1:])
+    if not len(hits):
+        return episode
+    steps = int(hits[0]) + 1
+    cut = dict(episode, observations=episode["observations"][:steps + 1], actions=episode["actions"][:steps],
+               rewards=episode["rewards"][:steps], success=episode["success"][:steps + 1],
+               terminations=np.arange(steps) == steps - 1, truncations=np.zeros(steps, dtype=bool))
+    cut["return"] = float(np.sum(cut["rewards"]))
+    return cut
+
+
+def data_statistics(episodes: list[dict], forward_velocity_obs: int | None = None) -> dict:
+    """What the report's data table sets beside the authors' data: sizes, episode lengths, the actions'
+    spread, at the box's bounds (|a| >= 1, e.g. clipped) and beyond them (unclipped samples), their
+    range and mean frame-to-frame change per dimension, and (where the task has one) the mean forward
+    velocity of the recorded states."""
     lengths = np.asarray([len(ep["actions"]) for ep in episodes])
     actions = np.concatenate([ep["actions"] for ep in episodes]).astype(np.float64)
+    changes = np.concatenate([np.abs(np.diff(ep["actions"].astype(np.float64), axis=0)) for ep in episodes
+                              if len(ep["actions"]) > 1])
     returns = np.asarray([ep["return"] for ep in episodes])
-    return {"episodes": len(episodes), "transitions": int(lengths.sum()), "length_mean": float(lengths.mean()),
-            "length_min": int(lengths.min()), "length_max": int(lengths.max()),
-            "action_std": [float(v) for v in actions.std(0)],
-            "action_at_or_beyond_1": float(np.mean(np.abs(actions) >= 1.0 - 1e-6)),
-            "action_beyond_1": float(np.mean(np.abs(actions) > 1.0 + 1e-6)),
-            "return_mean": float(returns.mean()), "return_min": float(returns.min()),
-            "return_max": float(returns.max())}
+    stats = {"episodes": len(episodes), "transitions": int(lengths.sum()), "length_mean": float(lengths.mean()),
+             "length_min": int(lengths.min()), "length_max": int(lengths.max()),
+             "action_std": [float(v) for v in actions.std(0)],
+             "action_at_or_beyond_1": float(np.mean(np.abs(actions) >= 1.0 - 1e-6)),
+             "action_beyond_1": float(np.mean(np.abs(actions) > 1.0 + 1e-6)),
+             "action_min": float(actions.min()), "action_max": float(actions.max()),
+             "action_change": [float(v) for v in changes.mean(0)],
+             "return_mean": float(returns.mean()), "return_min": float(returns.min()),
+             "return_max": float(returns.max())}
+    if forward_velocity_obs is not None:
+        states = np.concatenate([ep["observations"][:-1] for ep in episodes]).astype(np.float64)
+        stats["forward_speed"] = float(states[:, forward_velocity_obs].mean())
+    return stats
 
 
 def random_policy_score(task, episodes: int) -> float:
@@ -95,7 +120,9 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
         episode = rollout(env, expert.act, seeds.DEMO + attempted, on_reset=expert.reset, finished=finished)
         attempted += 1
         success = bool(episode["success"].any())
-        all_returns.append(episode["return"])
+        all_returns.append(episode["return"])   # the expert's whole episode, before any cut
+        if task.demo_cut_at_success:
+            episode = cut_at_first_success(episode)
         all_success.append(success)
         if task.metric == "return" or success:
             kept.append(episode)
@@ -114,13 +141,14 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
 
     description = (f"{task_name} demonstrations from: {expert.description}. Expert {quality} over "
                    f"{attempted} episodes; "
-                   + ("successful episodes only." if task.metric == "success" else "all episodes."))
+                   + ("successful episodes only" + (", each cut at its first success." if task.demo_cut_at_success
+                                                    else ".") if task.metric == "success" else "all episodes."))
     dataset_id = write_dataset(task, kept, out_dir, env, expert.description, description, random_score,
                                expert_score if task.metric == "return" else 1.0, eval_env_kwargs)
     env.close()
 
     summary = {
-        "statistics": data_statistics(kept),
+        "statistics": data_statistics(kept, task.forward_velocity_obs),
         "task": task_name, "metric": task.metric, "dataset_id": dataset_id, "dataset_dir": str(out_dir),
         "expert": expert.description, "expert_raw_success_rate": success_rate,
         "expert_mean_return": float(np.mean(all_returns)), "episodes_attempted": attempted,

@@ -75,10 +75,10 @@ class HandRotateEnv(FlatGoalEnv):
     def __init__(self, render_mode: str | None = None):
         super().__init__(NarrowRotateZBlockSim(render_mode=render_mode), OBS_DIM, 20, render_mode)
 
-    def _flat(self, obs: dict) -> np.ndarray:
-        flat = super()._flat(obs)
-        flat[GOAL_POSITION] = 0.0
-        return flat
+    def goal_view(self, goal: np.ndarray) -> np.ndarray:
+        goal = np.array(goal, dtype=np.float64)
+        goal[..., :3] = 0.0  # easy mode: the target orientation only
+        return goal
 
     def rotation_error(self) -> float:
         """Current angle (rad) between the block's and the target's orientation."""

@@ -367,7 +367,7 @@ def import_dataset(task_name: str, entry, out_dir: Path, summary_path: Path, eva
     dataset_id = demos.write_dataset(task, episodes, out_dir, env, algorithm, description, refs["ref_min_score"],
                                      refs["ref_max_score"], eval_env_kwargs)
     env.close()
-    statistics = demos.data_statistics(episodes)
+    statistics = demos.data_statistics(episodes, task.forward_velocity_obs)
     summary = {
         "statistics": statistics, "task": task_name, "metric": task.metric, "dataset_id": dataset_id,
         "dataset_dir": str(out_dir), "expert": algorithm, "expert_raw_success_rate": None,

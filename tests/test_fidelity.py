@@ -126,3 +126,62 @@ def test_shipped_demonstrations_are_within_tolerance_of_the_authors():
     # issue's tolerance: > 30%, not met): their expert's action noise is far wider than this PPO's,
     # whose learned std is 0.04-0.07; the entries beyond +-1 are its mean actions (docs/fidelity.md).
     assert walker["action_beyond_1"] > 0.2 and walker["return_min"] >= 6000
+
+
+def shipped_episodes(task: str, tmp_path) -> list[dict]:
+    """The shipped dataset of `task`, unpacked and read back as the data stage's episode dicts."""
+    import h5py
+
+    out = tmp_path / task
+    shipped.install(task, out)
+    episodes = []
+    with h5py.File(out / "data" / "main_data.hdf5", "r") as f:
+        for key in sorted(f, key=lambda k: int(k.split("_")[-1])):
+            group = f[key]
+            episodes.append({"observations": np.asarray(group["observations"]),
+                             "actions": np.asarray(group["actions"]), "return": float(np.sum(group["rewards"])),
+                             "success": (np.asarray(group["infos"]["success"]) if "infos" in group
+                                         and "success" in group["infos"] else None),
+                             "terminations": np.asarray(group["terminations"])})
+    return episodes
+
+
+@pytest.mark.parametrize("task", ["maze", "fetch_pick", "hand_rotate", "walker", "cheetah", "ant_reach"])
+def test_each_card_records_the_statistics_of_its_shipped_data(task, tmp_path):
+    """What the data table shows (the card's summary) is what the shipped bytes hold."""
+    from envs.demos import data_statistics
+
+    recorded = shipped.read_card(task)["summary"]["statistics"]
+    measured = data_statistics(shipped_episodes(task, tmp_path), envs.get_task(task).forward_velocity_obs)
+    assert set(recorded) == set(measured)
+    for key, value in measured.items():
+        assert recorded[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+
+
+def test_ant_reach_demonstrations_end_at_their_first_success(tmp_path):
+    """As the authors' loader cut theirs: no transition after the first success, no episode without one."""
+    task = envs.get_task("ant_reach")
+    assert task.demo_cut_at_success
+    episodes = shipped_episodes("ant_reach", tmp_path)
+    assert 9_950 <= sum(len(ep["actions"]) for ep in episodes) <= 10_050
+    for ep in episodes:
+        success = ep["success"]
+        assert success is not None and not success[0]
+        assert success[-1] and not success[1:-1].any()  # the first success is the last recorded state
+        assert ep["terminations"][-1] and not ep["terminations"][:-1].any()
+    assert min(len(ep["actions"]) for ep in episodes) < max(len(ep["actions"]) for ep in episodes) <= 50
+
+
+def test_cut_at_first_success_keeps_the_step_that_reaches_it():
+    from envs.demos import cut_at_first_success
+
+    steps = 6
+    episode = {"observations": np.arange(steps + 1.0)[:, None], "actions": np.arange(float(steps))[:, None],
+               "rewards": np.ones(steps), "terminations": np.zeros(steps, bool), "truncations": np.eye(steps)[-1] > 0,
+               "success": np.array([False, False, False, True, False, True, True]), "return": 6.0, "seed": 3}
+    cut = cut_at_first_success(episode)
+    assert cut["actions"][:, 0].tolist() == [0.0, 1.0, 2.0] and cut["observations"][:, 0].tolist() == [0, 1, 2, 3]
+    assert cut["terminations"].tolist() == [False, False, True] and not cut["truncations"].any()
+    assert cut["success"].tolist() == [False, False, False, True] and cut["return"] == 3.0 and cut["seed"] == 3
+    never = dict(episode, success=np.zeros(steps + 1, bool))
+    assert cut_at_first_success(never) is never

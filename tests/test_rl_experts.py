@@ -95,10 +95,100 @@ def test_tiny_hand_training_uses_shaped_reward(tmp_path):
     card = json.loads((out / "hand_rotate.json").read_text())
     assert card["metric"] == "success" and 0.0 <= card["score"] <= 1.0
     assert card["sha256"] == sha256(out / "hand_rotate.pt")
-    train_return = float((out / "hand_rotate_curve.csv").read_text().splitlines()[1].split(",")[6])
+    header, first = (line.split(",") for line in (out / "hand_rotate_curve.csv").read_text().splitlines()[:2])
+    train_return = float(first[header.index("train_episode_return")])
     assert train_return < 0 and train_return != round(train_return)  # the sparse -1/0 reward sums to an integer
     expert = load_rl_expert("hand_rotate", get_task("hand_rotate").make(), out / "hand_rotate.pt")
     assert expert.act(np.zeros(68, dtype=np.float32)).shape == (20,)
+
+
+def test_closest_rule_keeps_the_export_nearest_its_aim(tmp_path, capsys):
+    """An expert chosen by its data's statistics (cheetah): the evaluation nearest `aim` is kept, and a floor
+    that no evaluation meets is one line naming the recipe, with the curve written."""
+    out = train_tiny("walker", tmp_path, eval={"every_steps": 512, "episodes": 1, "rule": "closest", "aim": -1e9})
+    card = json.loads((out / "walker.json").read_text())
+    rows = [line.split(",") for line in (out / "walker_curve.csv").read_text().splitlines()]
+    scores = {int(r[0]): float(r[rows[0].index("eval_score")]) for r in rows[1:]}
+    assert len(scores) == 2 and card["selection_rule"] == "closest"
+    assert card["best_checkpoint_env_steps"] == min(scores, key=scores.get)
+    config = tmp_path / "floor.yaml"
+    config.write_text(yaml.safe_dump({**TINY["walker"], "eval": {"every_steps": 512, "episodes": 1,
+                                                                  "rule": "closest", "aim": 0.0, "floor": 1e9}}))
+    argv = ["--task", "walker", "--config", str(config), "--out-dir", str(tmp_path / "floor"), "--env-steps", "1024"]
+    assert train_expert.main(argv) != 0
+    assert f"{config}: no evaluation met eval.floor 1e+09 in 1024 env steps" in capsys.readouterr().err
+    assert (tmp_path / "floor" / "walker_curve.csv").is_file() and not (tmp_path / "floor" / "walker.pt").exists()
+
+
+def test_held_noise_stays_at_its_initial_std(tmp_path):
+    out = train_tiny("walker", tmp_path, policy={"hidden": [16, 16], "log_std_init": -0.8,
+                                                 "log_std_trainable": False})
+    blob = torch.load(out / "walker.pt", weights_only=True)
+    assert torch.equal(blob["log_std"], torch.full((6,), -0.8))
+    assert json.loads((out / "walker.json").read_text())["train_cpu_minutes"] > 0
+
+
+def test_success_bonus_adds_to_the_envs_own_reward():
+    from envs.experts.training import make_env_fn
+
+    task = get_task("ant_reach")
+    plain, shaped = task.make(), make_env_fn(task, {"type": "success_bonus", "success_bonus": 2.5})()
+    action = np.full(8, 0.1, dtype=np.float32)
+    for env in (plain, shaped):
+        env.reset(seed=7)
+    (_, r_plain, *_), (_, r_shaped, *_) = plain.step(action), shaped.step(action)
+    assert r_shaped == r_plain  # far from the goal: no bonus
+    for env in (plain, shaped):
+        env.unwrapped.goal = env.unwrapped.torso_xy()  # the goal under the ant: success
+    (_, r_plain, *_, info), (_, r_shaped, *_) = plain.step(action), shaped.step(action)
+    assert info["success"] and r_shaped == pytest.approx(r_plain + 2.5)
+
+
+def test_tiny_ddpg_her_expert_acts_as_its_trained_actor(tmp_path):
+    """DDPG + HER on hand_rotate (the authors' expert algorithm): the exported weights-only actor gives
+    the trained actor's actions on the suite's flat observations."""
+    from envs.experts.training import build_ddpg_her, export_blob, load_config
+    from dbc_bench.io import save_torch_atomic
+
+    recipe = yaml.safe_load((ROOT / "config" / "experts" / "hand_rotate_ddpg_her.yaml").read_text())
+    recipe.update(env_steps=150, policy={"hidden": [16, 16], "activation": "relu"},
+                  ddpg={**recipe["ddpg"], "learning_starts": 100, "batch_size": 16, "gradient_steps": 2,
+                        "buffer_size": 1000}, eval={"every_steps": 100, "episodes": 1}, final_eval_episodes=2)
+    config = tmp_path / "hand_rotate.yaml"
+    config.write_text(yaml.safe_dump(recipe))
+    cfg = load_config(config)
+    task = get_task("hand_rotate")
+    model, vec, vec_norm = build_ddpg_her(cfg, task, 0)
+    model.learn(150)
+    path = tmp_path / "hand_rotate.pt"
+    save_torch_atomic(export_blob(model, vec_norm, task, cfg), path)
+    expert = load_rl_expert("hand_rotate", task.make(), path)
+    assert expert.description.startswith("DDPG+HER expert for hand_rotate")
+    env = task.make()
+    flat, _ = env.reset(seed=3)
+    obs = {"observation": flat[None, :61], "desired_goal": flat[None, 61:],
+           "achieved_goal": np.zeros((1, 7), dtype=np.float32)}
+    with torch.no_grad():
+        trained = model.policy.actor(model.policy.obs_to_tensor(vec_norm.normalize_obs(obs))[0]).numpy()[0]
+    np.testing.assert_allclose(expert.act(flat), trained, rtol=1e-5, atol=1e-6)
+    assert np.abs(trained).max() <= 1.0
+    vec.close()
+
+
+def test_tiny_ddpg_her_training_writes_its_card(tmp_path):
+    recipe = yaml.safe_load((ROOT / "config" / "experts" / "hand_rotate_ddpg_her.yaml").read_text())
+    recipe.update(policy={"hidden": [16, 16], "activation": "relu"},
+                  ddpg={**recipe["ddpg"], "learning_starts": 100, "batch_size": 16, "gradient_steps": 2,
+                        "buffer_size": 1000}, eval={"every_steps": 100, "episodes": 1})
+    config = tmp_path / "hand_rotate.yaml"
+    config.write_text(yaml.safe_dump(recipe))
+    argv = ["--task", "hand_rotate", "--config", str(config), "--out-dir", str(tmp_path / "out"),
+            "--env-steps", "150", "--eval-episodes", "2"]
+    assert train_expert.main(argv) == 0
+    card = json.loads((tmp_path / "out" / "hand_rotate.json").read_text())
+    assert card["algorithm"] == "DDPG+HER (stable-baselines3)" and card["sha256"] == sha256(tmp_path / "out" /
+                                                                                         "hand_rotate.pt")
+    assert torch.load(tmp_path / "out" / "hand_rotate.pt", weights_only=True)["output"] == "tanh"
 
 
 def test_loader_refuses_corrupt_file(walker_run, tmp_path):
@@ -184,6 +274,12 @@ def test_shipped_expert_card_matches_file(task):
     ({"learning_rate": {"schedule": "cosine"}}, "field 'learning_rate.schedule' must be one of constant, linear"),
     ({"reward_shaping": {"type": "other"}}, "field 'reward_shaping.type' must be one of rotation_distance"),
     ({"env_steps": None}, "field 'env_steps' must be an integer"),
+    ({"eval": {"rule": "closest"}}, "field 'eval.aim' is required by eval.rule 'closest'"),
+    ({"eval": {"floor": 1.0}}, "fields 'eval.aim' and 'eval.floor' belong to eval.rule 'closest'"),
+    ({"ddpg": {"gamma": 0.9}}, "field 'ddpg' does not apply to algorithm 'ppo'"),
+    ({"algorithm": "ddpg_her"}, "field 'ppo' does not apply to algorithm 'ddpg_her'"),
+    ({"algorithm": "ddpg_her", "ppo": None}, "algorithm 'ddpg_her' relabels the env's own sparse reward"),
+    ({"algorithm": "ddpg_her", "ppo": None, "normalize": {"reward": False}}, "algorithm 'ddpg_her' needs a goal task"),
 ])
 def test_expert_config_errors_name_the_field(tmp_path, edit, message):
     from envs.experts.training import load_config

@@ -1,4 +1,4 @@
-"""RL experts (walker, hand_rotate) stored as weights-only files.
+"""RL experts (hand_rotate, walker, cheetah, ant_reach) stored as weights-only files.
 
 A file written by workflow/scripts/train_expert.py holds plain tensors and primitives only:
 
@@ -9,7 +9,9 @@ A file written by workflow/scripts/train_expert.py holds plain tensors and primi
 - ``obs_mean``, ``obs_var`` [obs_dim], ``obs_clip`` and ``obs_epsilon``: observation
   normalisation ``clip((obs - mean) / sqrt(var + eps), -clip, clip)``;
 - ``log_std`` [act_dim] (optional): the Gaussian policy's state-independent log standard deviation,
-  needed to sample actions as the authors recorded their walker demonstrations.
+  needed to sample actions as the authors recorded their walker demonstrations;
+- ``output`` (optional): ``'linear'`` (default: PPO's Gaussian mean) or ``'tanh'`` (DDPG's squashed
+  deterministic action); ``algorithm`` (optional, default ``'PPO'``): the learner, for descriptions.
 
 Loading never unpickles code (``torch.load(weights_only=True)``), and every shape is checked
 against the task, so a wrong or damaged file fails with a BenchError naming it.
@@ -41,10 +43,16 @@ def expert_path(task_name: str) -> Path:
     return Path(root) / f"{task_name}.pt"
 
 
-def build_actor(obs_dim: int, hidden: list[int], act_dim: int, activation: str) -> nn.Sequential:
+OUTPUTS = ("linear", "tanh")
+
+
+def build_actor(obs_dim: int, hidden: list[int], act_dim: int, activation: str, output: str = "linear") -> nn.Sequential:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation '{activation}': choose from {', '.join(ACTIVATIONS)}")
-    return mlp(obs_dim, list(hidden), act_dim, ACTIVATIONS[activation])
+    actor = mlp(obs_dim, list(hidden), act_dim, ACTIVATIONS[activation])
+    if output == "tanh":
+        actor.append(nn.Tanh())  # no parameters: the state_dict keeps the plain MLP's keys
+    return actor
 
 
 class RLExpert:
@@ -70,7 +78,12 @@ class RLExpert:
         actor_state = blob.get("actor")
         if not isinstance(actor_state, dict):
             raise BenchError(f"{src}: field 'actor' is missing or not a state_dict")
-        self.actor = build_actor(task.obs_dim, hidden, task.act_dim, activation)
+        output, algorithm = blob.get("output", "linear"), blob.get("algorithm", "PPO")
+        if output not in OUTPUTS:
+            raise BenchError(f"{src}: field 'output' is {output!r}; expected one of {list(OUTPUTS)}")
+        if not isinstance(algorithm, str):
+            raise BenchError(f"{src}: field 'algorithm' must be a string, got {algorithm!r}")
+        self.actor = build_actor(task.obs_dim, hidden, task.act_dim, activation, output)
         load_state_checked(self.actor, actor_state, src)
         self.actor.eval()
 
@@ -106,8 +119,9 @@ class RLExpert:
         self._high = np.full(task.act_dim, 1.0) if action_high is None else np.asarray(action_high, dtype=np.float64)
         self.path = path
         how = ("actions sampled from its Gaussian (std " + " ".join(f"{v:.2f}" for v in self._std)
-               + "), unclipped") if rng is not None else "deterministic mean action"
-        self.description = (f"PPO expert for {task.name} ({path.name}; {len(hidden)}x{hidden[0]} {activation} "
+               + "), unclipped") if rng is not None else ("deterministic action" if output == "tanh"
+                                                           else "deterministic mean action")
+        self.description = (f"{algorithm} expert for {task.name} ({path.name}; {len(hidden)}x{hidden[0]} {activation} "
                             f"actor, {how})")
 
     def reset(self, obs: np.ndarray) -> None:

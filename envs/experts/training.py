@@ -1,4 +1,5 @@
-"""Train an RL expert (hand_rotate, walker, cheetah, ant_reach) from scratch with stable-baselines3 PPO.
+"""Train an RL expert (hand_rotate, walker, cheetah, ant_reach) from scratch with stable-baselines3: PPO, or
+DDPG with hindsight experience replay (HER) for a goal task (hand_rotate, as the authors' expert script).
 
 Every `eval.every_steps` env steps the current policy is exported (actor mean, log std and
 observation statistics) and evaluated as the task's demonstrations use it (deterministic mean
@@ -40,6 +41,8 @@ class PolicyConfig:
     value_hidden: list[int] | None = option(None, "value-net widths (null: the actor's)", item_gt=0)
     activation: str = option("tanh", "hidden activation", choices=tuple(ACTIVATIONS))
     log_std_init: float = option(0.0, "initial log std of the Gaussian policy")
+    log_std_trainable: bool = option(True, "learn the log std; false holds the action noise at exp(log_std_init) "
+                                     "(an expert as noisy as the authors', which learns to act under that noise)")
     ortho_init: bool = option(True, "orthogonal initialisation (SB3's default)")
 
 
@@ -60,6 +63,24 @@ class PPOConfig:
 
 
 @dataclass
+class DDPGConfig:
+    """DDPG with HER (stable-baselines3's DDPG and HerReplayBuffer); defaults as the HER paper's
+    robotics experiments (Plappert et al. 2018) where stable-baselines3 can express them."""
+
+    buffer_size: int = option(1_000_000, "replay buffer size in transitions", gt=0)
+    batch_size: int = option(256, "minibatch size", gt=0)
+    gamma: float = option(0.98, "discount", ge=0, le=1)
+    tau: float = option(0.05, "target-network update rate (the HER paper's polyak 0.95)", gt=0, le=1)
+    learning_starts: int = option(1000, "env steps of random actions before learning", ge=0)
+    train_episodes: int = option(2, "episodes collected between training phases", gt=0)
+    gradient_steps: int = option(40, "minibatch updates per training phase", gt=0)
+    action_noise: float = option(0.2, "std of the Gaussian exploration noise on the actor's action", ge=0)
+    n_sampled_goal: int = option(4, "relabelled goals per real one (HER's k)", gt=0)
+    goal_selection_strategy: str = option("future", "HER's relabelling strategy",
+                                          choices=("future", "final", "episode"))
+
+
+@dataclass
 class LearningRate:
     initial: float = option(3.0e-4, "Adam learning rate", gt=0)
     schedule: str = option("constant", "constant, or linear to 0 at env_steps", choices=("constant", "linear"))
@@ -74,8 +95,9 @@ class Normalize:
 
 @dataclass
 class RewardShaping:
-    type: str = option("rotation_distance", "reward = -(rotation error, rad) + success_bonus on success",
-                       choices=("rotation_distance",))
+    type: str = option("rotation_distance", "rotation_distance: reward = -(rotation error, rad) + success_bonus "
+                       "on success; success_bonus: the env's reward + success_bonus on every step whose "
+                       "info['success'] is set", choices=("rotation_distance", "success_bonus"))
     success_bonus: float = option(0.0, "bonus on success", ge=0)
 
 
@@ -83,6 +105,12 @@ class RewardShaping:
 class Selection:
     every_steps: int = option(50_000, "env steps between exports evaluated to pick the best", gt=0)
     episodes: int = option(10, "episodes per such evaluation (actions as the demonstrations use them)", gt=0)
+    rule: str = option("best", "which export is kept: best (highest mean score), or closest (mean score nearest "
+                       "`aim` among the evaluations whose every episode scores at least `floor`: an expert "
+                       "chosen by its demonstrations' statistics, not by strength)", choices=("best", "closest"))
+    aim: float | None = option(None, "the mean score rule 'closest' aims at (the authors' demonstrations')")
+    floor: float | None = option(None, "rule 'closest': the lowest episode score an eligible evaluation may hold "
+                                 "(e.g. below any flipped cheetah's return); null: no floor")
 
 
 @dataclass
@@ -92,7 +120,8 @@ class ExpertConfig:
     task: str = option("", "the task it is trained for (one whose registry entry has an RL expert)")
     env_steps: int = option(1, "training budget in env steps", gt=0)
     n_envs: int = option(1, "environments stepped together", gt=0)
-    algorithm: str = option("ppo", "the RL algorithm", choices=("ppo",))
+    algorithm: str = option("ppo", "the RL algorithm: ppo, or ddpg_her (a goal task's sparse reward, relabelled)",
+                            choices=("ppo", "ddpg_her"))
     seed: int = option(0, "training seed", ge=0)
     max_wall_minutes: float | None = option(None, "stop training after this long, keeping the best export", gt=0)
     target: float | None = option(None, "score the card compares the measurement with")
@@ -102,7 +131,8 @@ class ExpertConfig:
     stop_statistic: str = option("mean", "of that evaluation's episode scores: mean, or min (every episode)",
                                  choices=("mean", "min"))
     policy: PolicyConfig = option(PolicyConfig(), "actor and value networks")
-    ppo: PPOConfig = option(PPOConfig(), "PPO's arguments")
+    ppo: PPOConfig = option(PPOConfig(), "PPO's arguments (algorithm ppo)")
+    ddpg: DDPGConfig = option(DDPGConfig(), "DDPG's and HER's arguments (algorithm ddpg_her)")
     learning_rate: LearningRate = option(LearningRate(), "learning rate and its schedule")
     normalize: Normalize = option(Normalize(), "observation and reward normalisation")
     reward_shaping: RewardShaping | None = option(None, "null: the env's own reward")
@@ -119,7 +149,22 @@ def load_config(path: Path) -> dict:
     missing = [key for key in REQUIRED if key not in raw]
     if missing:
         raise BenchError(f"{path}: field '{missing[0]}' is missing")
+    other = {"ppo": "ddpg", "ddpg_her": "ppo"}.get(raw.get("algorithm", "ppo"))
+    if other is not None and raw.get(other) is not None:
+        raise BenchError(f"{path}: field '{other}' does not apply to algorithm '{raw.get('algorithm', 'ppo')}'")
+    raw = {key: value for key, value in raw.items() if not (key == other and value is None)}
     cfg = from_values(ExpertConfig, raw, str(path))
+    if cfg.algorithm == "ddpg_her":
+        if cfg.reward_shaping is not None or cfg.normalize.reward:
+            raise BenchError(f"{path}: algorithm 'ddpg_her' relabels the env's own sparse reward: "
+                             f"'reward_shaping' must be null and 'normalize.reward' false")
+        if not hasattr(envs.get_task(cfg.task).make().unwrapped, "sim_env"):
+            raise BenchError(f"{path}: algorithm 'ddpg_her' needs a goal task (one built on a goal env), "
+                             f"not '{cfg.task}'")
+    if cfg.eval.rule == "closest" and cfg.eval.aim is None:
+        raise BenchError(f"{path}: field 'eval.aim' is required by eval.rule 'closest'")
+    if cfg.eval.rule == "best" and (cfg.eval.aim is not None or cfg.eval.floor is not None):
+        raise BenchError(f"{path}: fields 'eval.aim' and 'eval.floor' belong to eval.rule 'closest', not 'best'")
     if envs.get_task(cfg.task).expert != "rl":
         rl_tasks = [name for name, task in envs.TASKS.items() if task.expert == "rl"]
         raise BenchError(f"{path}: field 'task' must be a task with an RL expert ({', '.join(rl_tasks)}), "
@@ -131,26 +176,152 @@ def make_env_fn(task, shaping: dict | None):
     import gymnasium as gym
     from stable_baselines3.common.monitor import Monitor
 
-    class RotationDistanceReward(gym.Wrapper):
-        """Dense reward for hand_rotate: -(rotation error in rad) + bonus on success."""
+    class ShapedReward(gym.Wrapper):
+        """The training reward of `shaping`: hand_rotate's dense -(rotation error in rad), or the env's own
+        reward, plus a bonus on every step in the success region (ant_reach: the dense reward alone
+        barely tells a reach within 0.5 from one within 1)."""
 
-        def __init__(self, env, success_bonus: float):
+        def __init__(self, env, kind: str, success_bonus: float):
             super().__init__(env)
-            self.success_bonus = float(success_bonus)
+            self.kind, self.success_bonus = kind, float(success_bonus)
 
         def step(self, action):
-            obs, _, terminated, truncated, info = self.env.step(action)
-            reward = -self.env.unwrapped.rotation_error() + self.success_bonus * float(info["success"])
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            if self.kind == "rotation_distance":
+                reward = -self.env.unwrapped.rotation_error()
+            reward = float(reward) + self.success_bonus * float(info["success"])
             return obs, reward, terminated, truncated, info
 
     def make():
         env = task.make()
         if shaping is not None:
-            env = RotationDistanceReward(env, shaping.get("success_bonus", 0.0))
+            env = ShapedReward(env, shaping["type"], shaping.get("success_bonus", 0.0))
         keys = ("success",) if task.metric == "success" else ()
         return Monitor(env, info_keywords=keys)
 
     return make
+
+
+def make_goal_env_fn(task):
+    """The goal task as a dict-observation goal env for HER: `observation` and `desired_goal` are the flat
+    observation's two parts (the goal as the task shows it), `achieved_goal` the block's pose seen the
+    same way; episodes run their 50 steps without ending on success, as HER trains."""
+    import gymnasium as gym
+    from gymnasium import spaces
+    from stable_baselines3.common.monitor import Monitor
+
+    class GoalDictEnv(gym.Env):
+        def __init__(self):
+            self.flat = task.make().unwrapped
+            self.sim = self.flat.sim_env
+            n_goal = self.sim.observation_space["desired_goal"].shape[0]
+            box = lambda n: spaces.Box(-np.inf, np.inf, shape=(n,), dtype=np.float32)  # noqa: E731
+            self.n_obs = task.obs_dim - n_goal
+            self.observation_space = spaces.Dict({"observation": box(self.n_obs), "achieved_goal": box(n_goal),
+                                                  "desired_goal": box(n_goal)})
+            self.action_space = self.flat.action_space
+
+        def _dict(self, obs: dict) -> dict:
+            return {"observation": self.flat._flat(obs)[: self.n_obs],
+                    "achieved_goal": self.flat.goal_view(obs["achieved_goal"]).astype(np.float32),
+                    "desired_goal": self.flat.goal_view(obs["desired_goal"]).astype(np.float32)}
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            obs, _ = self.sim.reset(seed=seed, options=options)
+            return self._dict(obs), {"success": self.flat._success(obs, {})}
+
+        def step(self, action):
+            obs, reward, _, _, _ = self.sim.step(np.asarray(action, dtype=np.float64))
+            return self._dict(obs), float(reward), False, False, {"success": self.flat._success(obs, {})}
+
+        def compute_reward(self, achieved_goal, desired_goal, info):
+            return self.sim.compute_reward(achieved_goal, desired_goal, info)
+
+    def make():
+        return Monitor(gym.wrappers.TimeLimit(GoalDictEnv(), task.max_episode_steps), info_keywords=("success",))
+
+    return make
+
+
+def flat_goal_extractor():
+    """A features extractor that feeds the actor and critic the task's flat observation, [observation,
+    desired_goal], so that the exported actor acts on the suite's observations unchanged."""
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+    class FlatGoalFeatures(BaseFeaturesExtractor):
+        def __init__(self, observation_space):
+            dim = observation_space["observation"].shape[0] + observation_space["desired_goal"].shape[0]
+            super().__init__(observation_space, features_dim=dim)
+
+        def forward(self, observations):
+            return torch.cat([observations["observation"], observations["desired_goal"]], dim=1)
+
+    return FlatGoalFeatures
+
+
+def learning_rate(cfg: dict):
+    """The learning rate, or stable-baselines3's schedule of it (linear: to 0 at the end of the budget)."""
+    lr0 = float(cfg["learning_rate"]["initial"])
+    return (lambda progress_remaining: lr0 * progress_remaining) if cfg["learning_rate"]["schedule"] == "linear" else lr0
+
+
+def build_ddpg_her(cfg: dict, task, seed: int):
+    """DDPG + HER on the task's goal env; returns (model, vec_env, vec_normalize or None)."""
+    from stable_baselines3 import DDPG, HerReplayBuffer
+    from stable_baselines3.common.noise import NormalActionNoise
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    vec = DummyVecEnv([make_goal_env_fn(task) for _ in range(int(cfg["n_envs"]))])
+    vec.seed(seed)
+    norm, ddpg = cfg["normalize"], cfg["ddpg"]
+    vec_norm = None
+    if norm["obs"]:
+        vec = vec_norm = VecNormalize(vec, norm_obs=True, norm_reward=False, clip_obs=float(norm["clip_obs"]),
+                                      gamma=float(ddpg["gamma"]), norm_obs_keys=["observation", "desired_goal"])
+    act_dim = vec.action_space.shape[0]
+    pol = cfg["policy"]
+    policy_kwargs = {"net_arch": list(pol["hidden"]), "activation_fn": ACTIVATIONS[pol["activation"]],
+                     "features_extractor_class": flat_goal_extractor()}
+    if pol["value_hidden"] is not None:
+        policy_kwargs["net_arch"] = {"pi": list(pol["hidden"]), "qf": list(pol["value_hidden"])}
+    model = DDPG("MultiInputPolicy", vec, learning_rate=learning_rate(cfg),
+                 buffer_size=int(ddpg["buffer_size"]), learning_starts=int(ddpg["learning_starts"]),
+                 batch_size=int(ddpg["batch_size"]), tau=float(ddpg["tau"]), gamma=float(ddpg["gamma"]),
+                 train_freq=(int(ddpg["train_episodes"]), "episode"), gradient_steps=int(ddpg["gradient_steps"]),
+                 action_noise=NormalActionNoise(np.zeros(act_dim), np.full(act_dim, float(ddpg["action_noise"]))),
+                 replay_buffer_class=HerReplayBuffer,
+                 replay_buffer_kwargs={"n_sampled_goal": int(ddpg["n_sampled_goal"]),
+                                       "goal_selection_strategy": ddpg["goal_selection_strategy"]},
+                 policy_kwargs=policy_kwargs, seed=seed, device="cpu", verbose=0)
+    return model, vec, vec_norm
+
+
+def build_ppo(cfg: dict, task, seed: int):
+    """PPO on the task's env (its reward shaped as configured); returns (model, vec_env, vec_normalize or None)."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    vec = DummyVecEnv([make_env_fn(task, cfg["reward_shaping"]) for _ in range(int(cfg["n_envs"]))])
+    vec.seed(seed)
+    norm = cfg["normalize"]
+    vec_norm = None
+    if norm["obs"] or norm["reward"]:
+        vec = vec_norm = VecNormalize(vec, norm_obs=bool(norm["obs"]), norm_reward=bool(norm["reward"]),
+                                      clip_obs=float(norm["clip_obs"]), gamma=float(cfg["ppo"]["gamma"]))
+    pol = cfg["policy"]
+    policy_kwargs = {"net_arch": {"pi": list(pol["hidden"]), "vf": list(pol["value_hidden"] or pol["hidden"])},
+                     "activation_fn": ACTIVATIONS[pol["activation"]], "log_std_init": float(pol["log_std_init"]),
+                     "ortho_init": bool(pol["ortho_init"])}
+    model = PPO("MlpPolicy", vec, learning_rate=learning_rate(cfg), policy_kwargs=policy_kwargs, seed=seed, device="cpu",
+                verbose=0, **dict(cfg["ppo"]))
+    if not pol["log_std_trainable"]:
+        # Adam skips a parameter without a gradient, so the noise stays at exp(log_std_init).
+        model.policy.log_std.requires_grad_(False)
+    return model, vec, vec_norm
+
+
+ALGORITHM_NAMES = {"ppo": "PPO", "ddpg_her": "DDPG+HER"}
 
 
 def export_blob(model, vec_norm, task, cfg) -> dict:
@@ -158,22 +329,32 @@ def export_blob(model, vec_norm, task, cfg) -> dict:
     policy = model.policy
     hidden = list(cfg["policy"]["hidden"])
     state = {}
-    linears = [m for m in policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
-    linears.append(policy.action_net)
+    ddpg = cfg["algorithm"] == "ddpg_her"
+    if ddpg:
+        linears = [m for m in policy.actor.mu if isinstance(m, torch.nn.Linear)]
+    else:
+        linears = [m for m in policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
+        linears.append(policy.action_net)
     for i, layer in enumerate(linears):
         # methods.core.mlp interleaves activations, so Linear layers sit at even indices.
         state[f"{2 * i}.weight"] = layer.weight.detach().cpu().clone()
         state[f"{2 * i}.bias"] = layer.bias.detach().cpu().clone()
     if vec_norm is not None and cfg["normalize"]["obs"]:
-        mean = torch.as_tensor(vec_norm.obs_rms.mean, dtype=torch.float64)
-        var = torch.as_tensor(vec_norm.obs_rms.var, dtype=torch.float64)
+        rms = ([vec_norm.obs_rms["observation"], vec_norm.obs_rms["desired_goal"]] if ddpg else [vec_norm.obs_rms])
+        mean = torch.as_tensor(np.concatenate([r.mean for r in rms]), dtype=torch.float64)
+        var = torch.as_tensor(np.concatenate([r.var for r in rms]), dtype=torch.float64)
         clip, eps = float(vec_norm.clip_obs), float(vec_norm.epsilon)
     else:
         mean, var = torch.zeros(task.obs_dim, dtype=torch.float64), torch.ones(task.obs_dim, dtype=torch.float64)
         clip, eps = float("inf"), 0.0
-    return {"format": FORMAT, "task": task.name, "hidden": hidden, "activation": cfg["policy"]["activation"],
-            "actor": state, "obs_mean": mean, "obs_var": var, "obs_clip": clip, "obs_epsilon": eps,
-            "log_std": policy.log_std.detach().cpu().clone()}
+    blob = {"format": FORMAT, "task": task.name, "algorithm": ALGORITHM_NAMES[cfg["algorithm"]], "hidden": hidden,
+            "activation": cfg["policy"]["activation"], "actor": state, "obs_mean": mean, "obs_var": var,
+            "obs_clip": clip, "obs_epsilon": eps}
+    if ddpg:
+        blob["output"] = "tanh"  # DDPG's deterministic actor squashes its action
+    else:
+        blob["log_std"] = policy.log_std.detach().cpu().clone()
+    return blob
 
 
 def evaluate(path: Path, task, episodes: int, seed_base: int, sampled: bool | None = None) -> np.ndarray:
@@ -187,7 +368,7 @@ def evaluate(path: Path, task, episodes: int, seed_base: int, sampled: bool | No
     return np.asarray([float(r["success"]) if task.metric == "success" else r["return"] for r in rows])
 
 
-CURVE_FIELDS = ["env_steps", "wall_minutes", "eval_score", "eval_std", "eval_episodes", "best_score",
+CURVE_FIELDS = ["env_steps", "wall_minutes", "eval_score", "eval_std", "eval_min", "eval_episodes", "best_score",
                 "train_episode_return", "train_success", "learning_rate"]
 
 
@@ -195,9 +376,7 @@ def train(args, command: str) -> int:
     """Train, select and measure an expert. `args` has task, config (path), out_dir, threads and
     the optional overrides env_steps, eval_episodes and max_minutes (None: the config's)."""
     torch.set_num_threads(max(1, args.threads))
-    from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     cfg = load_config(args.config)
     task = envs.get_task(args.task)
@@ -212,22 +391,8 @@ def train(args, command: str) -> int:
     weights, card_path, curve_path = out / f"{task.name}.pt", out / f"{task.name}.json", out / f"{task.name}_curve.csv"
     candidate = out / f".{task.name}.candidate.pt"
 
-    vec = DummyVecEnv([make_env_fn(task, cfg["reward_shaping"]) for _ in range(int(cfg["n_envs"]))])
-    vec.seed(seed)
-    norm = cfg["normalize"]
-    vec_norm = None
-    if norm["obs"] or norm["reward"]:
-        vec = vec_norm = VecNormalize(vec, norm_obs=bool(norm["obs"]), norm_reward=bool(norm["reward"]),
-                                      clip_obs=float(norm["clip_obs"]), gamma=float(cfg["ppo"]["gamma"]))
-    lr0 = float(cfg["learning_rate"]["initial"])
-    lr = (lambda progress_remaining: lr0 * progress_remaining) if cfg["learning_rate"]["schedule"] == "linear" else lr0
-    pol = cfg["policy"]
-    policy_kwargs = {"net_arch": {"pi": list(pol["hidden"]), "vf": list(pol["value_hidden"] or pol["hidden"])},
-                     "activation_fn": ACTIVATIONS[pol["activation"]], "log_std_init": float(pol["log_std_init"]),
-                     "ortho_init": bool(pol["ortho_init"])}
-    ppo = dict(cfg["ppo"])
-    model = PPO("MlpPolicy", vec, learning_rate=lr, policy_kwargs=policy_kwargs, seed=seed, device="cpu",
-                verbose=0, **ppo)
+    build = build_ddpg_her if cfg["algorithm"] == "ddpg_her" else build_ppo
+    model, vec, vec_norm = build(cfg, task, seed)
 
     stop = {"signal": None}
 
@@ -245,33 +410,47 @@ def train(args, command: str) -> int:
 
 def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_steps, final_episodes,
                       max_minutes, seed, weights, card_path, curve_path, candidate, BaseCallback) -> int:
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     rows: list[dict] = []
-    best = {"score": -math.inf, "env_steps": 0}
-    eval_every, eval_episodes = int(cfg["eval"]["every_steps"]), int(cfg["eval"]["episodes"])
+    best = {"score": -math.inf, "env_steps": 0, "distance": math.inf, "kept": False}
+    select = cfg["eval"]
+    eval_every, eval_episodes = int(select["every_steps"]), int(select["episodes"])
     stop_score = cfg["stop_score"]
 
+    def better(scores: np.ndarray) -> bool:
+        """Whether this evaluation's export replaces the kept one under eval.rule."""
+        if select["rule"] == "best":
+            return float(scores.mean()) > best["score"]
+        if select["floor"] is not None and float(scores.min()) < float(select["floor"]):
+            return False
+        distance = abs(float(scores.mean()) - float(select["aim"]))
+        if distance < best["distance"]:
+            best["distance"] = distance
+            return True
+        return False
+
     def checkpoint(steps: int) -> bool:
-        """Evaluate the current policy, keep it if it is the best so far (or meets stop_score);
+        """Evaluate the current policy, keep it if eval.rule prefers it (or it meets stop_score);
         returns whether it meets stop_score."""
         save_torch_atomic(export_blob(model, vec_norm, task, cfg), candidate)
         scores = evaluate(candidate, task, eval_episodes, seeds.EXPERT_SELECT)
         score = float(scores.mean())
         statistic = float(scores.min() if cfg["stop_statistic"] == "min" else score)
         stopping = stop_score is not None and statistic >= stop_score
-        if score > best["score"] or stopping:
-            best.update(score=score, env_steps=steps)
+        if better(scores) or stopping:
+            best.update(score=score, env_steps=steps, kept=True)
             os.replace(candidate, weights)
         else:
             candidate.unlink()
         infos = list(model.ep_info_buffer or [])
         rows.append({"env_steps": steps, "wall_minutes": round((time.perf_counter() - t0) / 60, 3),
                      "eval_score": round(score, 4), "eval_std": round(float(scores.std()), 4),
+                     "eval_min": round(float(scores.min()), 4),
                      "eval_episodes": eval_episodes, "best_score": round(best["score"], 4),
                      "train_episode_return": round(float(np.mean([i["r"] for i in infos])), 3) if infos else "",
                      "train_success": (round(float(np.mean([i["success"] for i in infos])), 3)
                                        if infos and "success" in infos[0] else ""),
-                     "learning_rate": f"{model.policy.optimizer.param_groups[0]['lr']:.3g}"})
+                     "learning_rate": f"{optimizer(model).param_groups[0]['lr']:.3g}"})
         write_curve(curve_path, rows)
         print(f"[{rows[-1]['wall_minutes']:7.2f} min] {steps:>9d} steps  eval {score:9.3f} "
               f"+- {scores.std():8.3f}  best {best['score']:9.3f} @ {best['env_steps']}  "
@@ -299,12 +478,16 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
             return True
 
     callback = Periodic()
-    print(f"training {task.name}: PPO, {env_steps} env steps, {cfg['n_envs']} envs, seed {seed}", flush=True)
+    print(f"training {task.name}: {ALGORITHM_NAMES[cfg['algorithm']]}, {env_steps} env steps, {cfg['n_envs']} envs, seed {seed}", flush=True)
     model.learn(total_timesteps=env_steps, callback=callback)
     if not rows or rows[-1]["env_steps"] != model.num_timesteps:
         checkpoint(model.num_timesteps)
     train_minutes = (time.perf_counter() - t0) / 60
+    train_cpu_minutes = (time.process_time() - cpu0) / 60
     vec.close()
+    if not best["kept"]:
+        raise BenchError(f"{args.config}: no evaluation met eval.floor {select['floor']:g} in {model.num_timesteps} "
+                         f"env steps (the learning curve is in {curve_path}); lower it or train longer")
     print(f"training ended ({callback.reason}) after {model.num_timesteps} env steps, {train_minutes:.1f} min; "
           f"measuring the best export ({best['env_steps']} steps) over {final_episodes} episodes", flush=True)
 
@@ -316,7 +499,8 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
     score = float(scores.mean())
     target = cfg["target"]
     card = {
-        "task": task.name, "algorithm": "PPO (stable-baselines3)", "metric": task.metric,
+        "task": task.name, "algorithm": f"{ALGORITHM_NAMES[cfg['algorithm']]} (stable-baselines3)",
+        "metric": task.metric,
         "metric_description": ("success rate" if task.metric == "success" else "mean undiscounted return")
         + (", actions sampled as in the demonstrations" if task.expert_actions == "sampled" else
            ", deterministic mean actions"),
@@ -327,8 +511,9 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
         "target": target, "meets_target": None if target is None else bool(score >= float(target)),
         "env_steps": int(model.num_timesteps), "env_steps_budget": env_steps,
         "best_checkpoint_env_steps": int(best["env_steps"]), "selection_score": round(best["score"], 4),
-        "selection_episodes": eval_episodes, "stop_reason": callback.reason,
-        "train_wall_minutes": round(train_minutes, 2), "measure_wall_minutes": round(measure_minutes, 2),
+        "selection_episodes": eval_episodes, "selection_rule": select["rule"], "stop_reason": callback.reason,
+        "train_wall_minutes": round(train_minutes, 2), "train_cpu_minutes": round(train_cpu_minutes, 2),
+        "measure_wall_minutes": round(measure_minutes, 2),
         "weights_file": weights.name, "sha256": sha256_file(weights), "curve_file": curve_path.name,
         "command": command, "config_file": args.config.as_posix(), "config": cfg, "seed": seed,
         "versions": {name: version(name) for name in ("mujoco", "gymnasium", "gymnasium-robotics",
@@ -339,6 +524,12 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
     print(f"{task.name}: {task.metric} {score:.4f} +- {scores.std():.4f} over {final_episodes} episodes "
           f"(best export from {best['env_steps']} steps); card {card_path}", flush=True)
     return 0
+
+
+def optimizer(model):
+    """The optimiser whose learning rate the curve records (PPO's one, DDPG's actor's)."""
+    policy = model.policy
+    return policy.actor.optimizer if hasattr(policy, "actor") else policy.optimizer
 
 
 def write_curve(path: Path, rows: list[dict]) -> None:
