@@ -10,40 +10,59 @@ class Output:
     name: str            # the file in the report folder
     caption: str         # what it shows
     formats: tuple = ()  # the same table or figure in other formats (same stem): ("tex",), ("pdf",)
-    bundled: bool = False  # in `snakemake --report report.html` (category Figures), with this caption
+    bundled: bool = False  # in `snakemake --report report.html`, with this caption (a table as its HTML file)
+    key: bool = False    # opens the index page (the main table inline, the figures that carry the story)
 
     @property
     def files(self) -> tuple:
         stem = self.name.rsplit(".", 1)[0]
         return (self.name, *(f"{stem}.{ext}" for ext in self.formats))
 
+    @property
+    def is_figure(self) -> bool:
+        return self.name.endswith(".png")
 
-def _figure(name: str, caption: str) -> Output:
-    return Output(name, caption, ("pdf",), bundled=True)
+    @property
+    def bundled_file(self) -> str:
+        """The file `snakemake --report` shows: a figure itself, a table's HTML rendering."""
+        return self.name if self.is_figure else f"{self.name.rsplit('.', 1)[0]}.html"
+
+    @property
+    def category(self) -> str:
+        return "Figures" if self.is_figure else "Tables"
+
+
+def _figure(name: str, caption: str, key: bool = False) -> Output:
+    return Output(name, caption, ("pdf",), bundled=True, key=key)
+
+
+def _table(name: str, caption: str, key: bool = False) -> Output:
+    return Output(name, caption, ("tex", "html"), bundled=True, key=key)
 
 
 # The main report, in the index page's order.
 MAIN_OUTPUTS = (
-    Output("main_table.md", "Headline: final-policy score per task and method (mean ± std over seeds, IQM with "
+    _table("main_table.md", "Headline: final-policy score per task and method (mean ± std over seeds, IQM with "
            "95% bootstrap CI) beside the paper's published numbers, and aggregate IQM / median / mean / "
-           "optimality gap over tasks.", ("tex",)),
+           "optimality gap over tasks.", key=True),
     _figure("aggregate_intervals.png",
-            "Aggregate normalised final scores with 95% stratified-bootstrap CIs (rliable)."),
+            "Aggregate normalised final scores with 95% stratified-bootstrap CIs (rliable).", key=True),
     _figure("performance_profiles.png", "Performance profiles (rliable score distributions): the fraction of "
             "(run, task) normalised final scores above each threshold, with 95% stratified-bootstrap CI bands."),
     _figure("improvement.png", "Probability that a DBC run beats a run of each other method on a random task, "
-            "with 95% CIs; an interval clear of 0.5 is a difference the seeds support."),
-    _figure("per_task_scores.png", "Final score of every seed per task and method, with the paper's mean."),
+            "with 95% CIs; an interval clear of 0.5 is a difference the seeds support.", key=True),
+    _figure("per_task_scores.png", "Final score of every seed per task and method, with the paper's mean.",
+            key=True),
     _figure("learning_curves.png", "IQM over seeds of each evaluation during training (100 episodes each) "
             "against the fraction of the cell's training done, per task, with 95% bootstrap CI bands; each "
             "panel's legend gives every method's training length there (updates, or GAIL's env steps)."),
-    Output("data_table.md", "The demonstrations per task beside the authors' (sizes, episode lengths, the actions' "
-           "spread and saturation, the expert's score: for success tasks the expert's own success rate, the "
-           "methods' ceiling).", ("tex",)),
-    Output("best_table.md", "Best evaluation during training (optimistic, selected on the evaluation episodes; "
-           "not the headline).", ("tex",)),
-    Output("cost_table.md", "Compute cost per task and method: training, DBC's pre-training, evaluation, "
-           "updates per second, peak memory, hardware.", ("tex",)),
+    _table("data_table.md", "The demonstrations per task beside the authors' (sizes, episode lengths, the actions' "
+           "spread, saturation, range and frame-to-frame change, the forward speed, the expert's score: for "
+           "success tasks the expert's own success rate, the methods' ceiling)."),
+    _table("best_table.md", "Best evaluation during training (optimistic, selected on the evaluation episodes; "
+           "not the headline)."),
+    _table("cost_table.md", "Compute cost per task and method: training, DBC's pre-training, evaluation, "
+           "updates per second, peak memory, hardware."),
     Output("scores.csv", "One row per run: raw and normalised final and best scores."),
     Output("aggregates.csv", "The aggregate estimates and CIs as numbers."),
     Output("improvement.csv", "Probability of improvement of DBC over each other method, with CIs."),

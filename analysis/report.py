@@ -7,6 +7,7 @@ interrupted run leaves either the previous file or the complete new one.
 """
 from __future__ import annotations
 
+import html
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,23 @@ def document_tex(heading: str, sections: list[tuple[str, pd.DataFrame, list[str]
     return "\n".join(parts)
 
 
+HTML_STYLE = ("body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin:.5em 0}"
+              "th,td{border-bottom:1px solid #ccc;padding:.2em .6em;text-align:right}"
+              "th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}")
+
+
+def document_html(heading: str, sections: list[tuple[str, pd.DataFrame, list[str]]]) -> str:
+    """The same tables as one HTML page (what `snakemake --report` shows inline): (caption, table, notes)."""
+    parts = [f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(heading)}</title>"
+             f"<style>{HTML_STYLE}</style></head><body>\n<h1>{html.escape(heading)}</h1>\n"]
+    for caption, table, notes in sections:
+        parts.append(f"<h2>{html.escape(caption)}</h2>\n{table.to_html(index=False, border=0, escape=True)}\n")
+        if notes:
+            parts.append("<ul>\n" + "".join(f"<li>{html.escape(n)}</li>\n" for n in notes) + "</ul>\n")
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
 def mixing_notes(runs: pd.DataFrame) -> list[str]:
     """Warnings for runs of one table that must not be compared silently: a task's runs trained on
     different datasets, or runs made with different package versions (run.json records both)."""
@@ -163,12 +181,12 @@ def score_documents(scores: Scores, s: ReportSettings, experts: str = "") -> dic
         task_notes = (mixing_notes(scores.runs) + extra + ([activity] if activity else []) + [PAPER_NOTE, settings]
                       + ([experts] if experts else []))
         agg_notes = [NORMALISATION_NOTE] + scores.notes[kind]
-        sections = [(task_caption, tables.markdown_table(task_fmt), task_notes),
-                    (agg_caption, tables.markdown_table(agg_fmt), agg_notes)]
+        frames = [(task_caption, task_fmt, task_notes), (agg_caption, agg_fmt, agg_notes)]
         if kind == "final" and not scores.improvement.empty:
-            sections.append((f"Probability of improvement over tasks{suffix}",
-                             tables.markdown_table(_improvement_table(scores.improvement, s)), [IMPROVEMENT_NOTE]))
-        docs[f"{name}.md"] = document_md(heading, sections)
+            frames.append((f"Probability of improvement over tasks{suffix}",
+                           _improvement_table(scores.improvement, s), [IMPROVEMENT_NOTE]))
+        docs[f"{name}.md"] = document_md(heading, [(c, tables.markdown_table(t), n) for c, t, n in frames])
+        docs[f"{name}.html"] = document_html(heading, frames)
         docs[f"{name}.tex"] = document_tex(heading, [
             (task_caption, task_fmt, task_notes, f"tab:{name}_per_task", 2),
             (agg_caption, agg_fmt, agg_notes, f"tab:{name}_aggregates", 1),
@@ -192,6 +210,7 @@ def cost_documents(runs: pd.DataFrame, latency_files: Iterable[str | os.PathLike
     notes = [f"Hardware: {costs.hardware_note(runs['run_dir'])}.", *COST_NOTES]
     heading, caption = f"DBC-Bench: compute cost{suffix}", f"Cost per task and method{suffix}"
     return {"cost_table.md": document_md(heading, [(caption, tables.markdown_table(shown), notes)]),
+            "cost_table.html": document_html(heading, [(caption, shown, notes)]),
             "cost_table.tex": document_tex(heading, [(caption, shown, notes, "tab:cost", 2)])}
 
 
@@ -202,6 +221,7 @@ def data_documents(summaries: dict[str, dict], paper_results, s: ReportSettings)
     notes = notes + ["Authors' numbers: measured from their published data files (config/paper_results.yaml, "
                      "demonstrations); '-' where unknown."]
     return {"data_table.md": document_md("DBC-Bench: demonstrations", [(caption, tables.markdown_table(table), notes)]),
+            "data_table.html": document_html("DBC-Bench: demonstrations", [(caption, table, notes)]),
             "data_table.tex": document_tex("DBC-Bench: demonstrations", [(caption, table, notes, "tab:data", 2)])}
 
 
@@ -233,17 +253,32 @@ def training_lengths(runs: pd.DataFrame, curves: pd.DataFrame) -> dict[tuple[str
     return lengths
 
 
-def index_page(s: ReportSettings, warnings: Iterable[str] = (), out: str | os.PathLike = ".") -> str:
-    """README.md: what each output shows, with the figures inline; `warnings` (mixing_notes) first."""
+def index_page(s: ReportSettings, warnings: Iterable[str] = (), out: str | os.PathLike = ".",
+               main_table: str = "") -> str:
+    """README.md: the main table inline (`main_table`: main_table.md's text) and the figures that carry the
+    story first, then every other output with its caption (figures inline); `warnings` (mixing_notes)
+    above all."""
     index = [f"# DBC-Bench results{f' ({s.title})' if s.title else ''}\n",
              "".join(f"**{w}**\n\n" for w in warnings),
              f"Produced by `{s.provenance}`.\n" if s.provenance else "",
              "Every number here is computed by the pipeline from the runs' per-episode files "
              "(results/<budget>/runs/); the paper's numbers come from config/paper_results.yaml.\n"]
-    for output in MAIN_OUTPUTS:
+    key = [o for o in MAIN_OUTPUTS if o.key]
+    rest = [o for o in MAIN_OUTPUTS if not o.key]
+    for output in key:
+        if output.is_figure:
+            index.append(f"## {output.name}\n\n{output.caption}\n\n![{output.name}]({output.name})\n")
+        elif main_table and output.name == "main_table.md":
+            # its own '# ' heading left out, its sections one level down
+            body = "\n".join(f"#{line}" if line.startswith("## ") else line
+                             for line in main_table.splitlines()[1:]).strip("\n")
+            index.append(f"## The main table\n\n{output.caption} From [{output.name}]({output.name}) "
+                         f"(LaTeX: {output.files[1]}).\n\n{body}\n")
+    index.append("## Every output\n")
+    for output in rest + [o for o in key if o.name == "main_table.md" and not main_table]:
         name = output.name
-        index.append(f"## {name}\n\n{output.caption}\n")
-        if name.endswith(".png"):
+        index.append(f"### {name}\n\n{output.caption}\n")
+        if output.is_figure:
             index.append(f"![{name}]({name})\n")
         elif name.endswith(".md"):
             index.append(f"See [{name}]({name})" + (f" (LaTeX: {output.files[1]})" if "tex" in output.formats else "")
@@ -273,7 +308,8 @@ def build_report(run_dirs: Iterable[str | os.PathLike], reference_files: Iterabl
     scores = compute_scores(runs, paper, s)
     docs = {**score_documents(scores, s, expert_note(summaries, s.registry)),
             **cost_documents(runs, latency_files, s),
-            **data_documents(summaries, paper_results, s), "README.md": index_page(s, mixing_notes(runs), out)}
+            **data_documents(summaries, paper_results, s)}
+    docs["README.md"] = index_page(s, mixing_notes(runs), out, docs["main_table.md"])
 
     out = Path(out)
     written = [write_csv_atomic(out / "scores.csv", runs),

@@ -247,6 +247,14 @@ def test_make_report_end_to_end(fake):
     improvement = pd.read_csv(out / "improvement.csv")
     assert set(improvement.other) == {"bc", "my_variant"} and (improvement.method == "dbc").all()
     assert (out / "aggregate_intervals.pdf").read_bytes().startswith(b"%PDF")
+    # The index page opens with the main table itself, then the figures that carry the story, then the rest.
+    index = (out / "README.md").read_text()
+    opening, rest = index.split("## Every output\n")
+    assert opening.index("## The main table") < opening.index("| Maze") < opening.index("![aggregate_intervals.png]")
+    assert "P(DBC > BC)" in opening and "![improvement.png]" in opening and "![learning_curves.png]" in rest
+    # Tables as HTML too, for `snakemake --report` (which shows HTML inline, not Markdown).
+    page = (out / "main_table.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("<table") == 3 and "P(DBC &gt; BC)" in page
     # rerun: identical tables and figures
     first = {n: (out / n).read_bytes() for n in REPORT_FILES}
     assert make_report.main(cli_args(runs, refs, out)) == 0

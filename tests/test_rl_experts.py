@@ -129,7 +129,7 @@ def test_held_noise_stays_at_its_initial_std(tmp_path):
 
 
 def test_success_bonus_adds_to_the_envs_own_reward():
-    from envs.experts.training import make_env_fn
+    from envs.experts.learners import make_env_fn
 
     task = get_task("ant_reach")
     plain, shaped = task.make(), make_env_fn(task, {"type": "success_bonus", "success_bonus": 2.5})()
@@ -147,8 +147,9 @@ def test_success_bonus_adds_to_the_envs_own_reward():
 def test_tiny_ddpg_her_expert_acts_as_its_trained_actor(tmp_path):
     """DDPG + HER on hand_rotate (the authors' expert algorithm): the exported weights-only actor gives
     the trained actor's actions on the suite's flat observations."""
-    from envs.experts.training import build_ddpg_her, export_blob, load_config
     from dbc_bench.io import save_torch_atomic
+    from envs.experts.learners import build_ddpg_her, export_blob
+    from envs.experts.training import load_config
 
     recipe = yaml.safe_load((ROOT / "config" / "experts" / "hand_rotate_ddpg_her.yaml").read_text())
     recipe.update(env_steps=150, policy={"hidden": [16, 16], "activation": "relu"},

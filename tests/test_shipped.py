@@ -113,3 +113,40 @@ def test_ship_writes_a_card_that_the_next_run_installs(shipped_copy, tmp_path):
     summary = produce("maze", tmp_path / "b", tmp_path / "b.json", {"episodes": 2}, 0, {}, demos="shipped")
     assert summary["source"].startswith("shipped")
     assert shipped.file_hashes(tmp_path / "b") == shipped.file_hashes(tmp_path / "a")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_shipped_metadata_tells_the_truth(task):
+    """Minari's metadata: requirements that recover_environment() needs, an absolute permalink or none,
+    and the note that the dataset is not hosted (minari show offers `minari download` regardless)."""
+    meta = json.loads((shipped.SHIPPED_DIR / task / "metadata.json").read_text())
+    assert {r.split("==")[0] for r in meta["requirements"]} == {"dbc-bench", "gymnasium", "gymnasium-robotics",
+                                                                 "mujoco"}
+    assert meta.get("code_permalink") is None or meta["code_permalink"].startswith("https://")
+    assert "not hosted on a Minari server" in meta["description"]
+
+
+@pytest.mark.parametrize("origin, expected", [
+    ("git@github.com:lab/dbc-bench.git", "https://github.com/lab/dbc-bench/blob/abc123/envs/demos.py"),
+    ("https://user:token@gitlab.com/lab/dbc-bench", "https://gitlab.com/lab/dbc-bench/blob/abc123/envs/demos.py"),
+    ("/srv/git/dbc-bench", None),
+    (None, None),
+])
+def test_code_permalink_names_the_web_origin_and_commit(origin, expected, monkeypatch):
+    answers = {("remote", "get-url", "origin"): origin, ("rev-parse", "HEAD"): "abc123"}
+    monkeypatch.setattr(provenance, "_git", lambda *args: answers.get(args))
+    assert provenance.code_permalink("envs/demos.py") == expected
+
+
+def test_regeneration_ignores_a_different_permalink(shipped_copy, tmp_path):
+    task = "maze"
+    dataset = tmp_path / "dataset"
+    shipped.install(task, dataset)
+    meta = json.loads((dataset / "data" / "metadata.json").read_text())
+    meta["code_permalink"] = "https://github.com/someone/fork/blob/0123/envs/demos.py"
+    (dataset / "data" / "metadata.json").write_text(json.dumps(meta))
+    comparison = shipped.compare(task, dataset)
+    assert comparison["match"] and comparison["files"]["data/metadata.json"]["note"] == "differs in code_permalink only"
+    meta["description"] = "other"
+    (dataset / "data" / "metadata.json").write_text(json.dumps(meta))
+    assert not shipped.compare(task, dataset)["match"]

@@ -46,7 +46,8 @@ def expert_path(task_name: str) -> Path:
 OUTPUTS = ("linear", "tanh")
 
 
-def build_actor(obs_dim: int, hidden: list[int], act_dim: int, activation: str, output: str = "linear") -> nn.Sequential:
+def build_actor(obs_dim: int, hidden: list[int], act_dim: int, activation: str,
+                output: str = "linear") -> nn.Sequential:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation '{activation}': choose from {', '.join(ACTIVATIONS)}")
     actor = mlp(obs_dim, list(hidden), act_dim, ACTIVATIONS[activation])

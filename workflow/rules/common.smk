@@ -493,14 +493,17 @@ def report_outputs():
 
 
 def report_rule_outputs():
-    """The report rule's outputs; those declared `bundled` go into `snakemake --report` with their caption."""
-    bundled = {o.name: o for o in MAIN_OUTPUTS if o.bundled}
+    """The report rule's outputs; those declared `bundled` go into `snakemake --report` with their caption
+    (a figure as itself, a table as its HTML file)."""
+    bundled = {o.bundled_file: o for o in MAIN_OUTPUTS if o.bundled}
 
     def output(name):
         if name not in bundled:
             return f"{PAPER}/{name}"
         return report(
-            f"{PAPER}/{name}", caption=caption_file(Path(name).stem, bundled[name].caption), category="Figures"
+            f"{PAPER}/{name}",
+            caption=caption_file(Path(name).stem, bundled[name].caption),
+            category=bundled[name].category,
         )
 
     return [output(name) for name in REPORT_FILES]
