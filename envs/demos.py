@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -162,17 +161,6 @@ def collect(task_name: str, out_dir: Path, summary_path: Path, episodes: int | N
     return summary
 
 
-# `minari show` offers `minari download <id>` for every dataset; these are made locally, not hosted.
-HOSTING_NOTE = (" Made locally by DBC-Bench (snakemake datasets), not hosted on a Minari server, so `minari "
-                "download` does not apply; `minari upload` can share it.")
-
-
-def requirements() -> list[str]:
-    """What minari's recover_environment() needs: the env's entry points live in this suite's `envs`
-    package (dbc-bench), on gymnasium, gymnasium-robotics and mujoco."""
-    return [f"{name}=={_version(name)}" for name in ("dbc-bench", "gymnasium", "gymnasium-robotics", "mujoco")]
-
-
 def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str, description: str,
                   ref_min_score: float, ref_max_score: float, eval_env_kwargs: dict | None) -> str:
     """Write `episodes` (rollout()'s layout) as the task's local Minari dataset in `out_dir`: built in a
@@ -195,16 +183,13 @@ def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str
     # HDF5's C library prints its own error stack for every failed call (over a hundred on a full disk); the
     # OSError h5py raises says it once. Silenced for this process (h5py has no switch back).
     h5py._errors.silence_errors()
-    permalink = provenance.code_permalink("envs/demos.py")
     try:
-        with warnings.catch_warnings():
-            # Without a web origin there is no link to give; the card records the commit instead.
-            warnings.filterwarnings("ignore", message="`code_permalink` is set to None")
-            minari.create_dataset_from_buffers(
-                dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
-                algorithm_name=algorithm, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
-                code_permalink=permalink, ref_min_score=ref_min_score, ref_max_score=ref_max_score,
-                description=description + HOSTING_NOTE, data_format="hdf5", requirements=requirements())
+        minari.create_dataset_from_buffers(
+            dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
+            algorithm_name=algorithm, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
+            code_permalink="envs/demos.py", ref_min_score=ref_min_score, ref_max_score=ref_max_score,
+            description=description, data_format="hdf5",
+            requirements=[f"mujoco=={_version('mujoco')}", f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import time
+import zipfile
 
 import pytest
 from conftest import ROOT, snakemake, workflow_env
 
 pytestmark = pytest.mark.slow
-COMPARED = (".md", ".tex", ".csv")
+COMPARED = (".md", ".tex", ".csv", ".html")
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,14 @@ def test_the_committed_runs_rerender_to_the_committed_tables(fresh_clone):
             compared += 1
     assert compared >= 40
     assert "Missing metadata" not in proc.stderr
+    # The Snakemake report of the re-rendered pages: figures and tables, and no metadata warnings.
+    report = work / "report.zip"
+    proc = snakemake(work, env, "--config", "rerender=committed", "--report", str(report), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Missing metadata" not in proc.stderr + proc.stdout
+    with zipfile.ZipFile(report) as bundle:
+        names = bundle.namelist()
+    assert any(n.endswith("main_table.html") for n in names) and any(n.endswith("improvement.png") for n in names)
 
 
 def test_a_run_that_is_not_committed_is_one_line(fresh_clone):

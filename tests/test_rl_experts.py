@@ -120,6 +120,19 @@ def test_closest_rule_keeps_the_export_nearest_its_aim(tmp_path, capsys):
     assert (tmp_path / "floor" / "walker_curve.csv").is_file() and not (tmp_path / "floor" / "walker.pt").exists()
 
 
+def test_demonstration_seeds_score_the_episodes_the_data_stage_records(walker_run, tmp_path, monkeypatch):
+    """eval.seeds demonstrations: an export is scored on exactly the episodes it would ship."""
+    from envs.demos import collect
+    from envs.experts.training import demonstration_scores
+
+    scores = demonstration_scores(walker_run / "walker.pt", get_task("walker"), 2)
+    monkeypatch.setenv("DBC_EXPERTS_DIR", str(walker_run))
+    summary = collect("walker", tmp_path / "data", tmp_path / "summary.json", episodes=2, transitions=None,
+                      expert_seed=0, random_episodes=1)
+    stats = summary["statistics"]
+    assert sorted(scores) == [stats["return_min"], stats["return_max"]]
+
+
 def test_held_noise_stays_at_its_initial_std(tmp_path):
     out = train_tiny("walker", tmp_path, policy={"hidden": [16, 16], "log_std_init": -0.8,
                                                  "log_std_trainable": False})

@@ -114,6 +114,10 @@ class Selection:
     aim: float | None = option(None, "the mean score rule 'closest' aims at (the authors' demonstrations')")
     floor: float | None = option(None, "rule 'closest': the lowest episode score an eligible evaluation may hold "
                                  "(e.g. below any flipped cheetah's return); null: no floor")
+    seeds: str = option("selection", "the episodes each export plays: selection (seeds of their own), or "
+                        "demonstrations (the data stage's first `episodes` episodes: its seeds and its expert "
+                        "generator, seed 0), so that an expert chosen by its data's statistics is chosen by "
+                        "the very demonstrations it ships", choices=("selection", "demonstrations"))
 
 
 @dataclass
@@ -173,6 +177,23 @@ def load_config(path: Path) -> dict:
         raise BenchError(f"{path}: field 'task' must be a task with an RL expert ({', '.join(rl_tasks)}), "
                          f"got {cfg.task!r}")
     return dataclasses.asdict(cfg)
+
+
+def demonstration_scores(path: Path, task, episodes: int, expert_seed: int = 0) -> np.ndarray:
+    """The score of each of the first `episodes` episodes the data stage (envs.demos.collect) would record
+    with the expert at `path`: its env, seeds and expert generator."""
+    from envs.demos import rollout
+    from envs.experts.rl import load_rl_expert
+
+    env = task.make(**task.demo_kwargs)
+    expert = load_rl_expert(task.name, env, path, rng=np.random.default_rng(expert_seed),
+                            sampled=task.expert_actions == "sampled")
+    scores = []
+    for i in range(episodes):
+        episode = rollout(env, expert.act, seeds.DEMO + i, on_reset=expert.reset)
+        scores.append(float(episode["success"].any()) if task.metric == "success" else episode["return"])
+    env.close()
+    return np.asarray(scores)
 
 
 def evaluate(path: Path, task, episodes: int, seed_base: int, sampled: bool | None = None) -> np.ndarray:
@@ -251,7 +272,8 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
         """Evaluate the current policy, keep it if eval.rule prefers it (or it meets stop_score);
         returns whether it meets stop_score."""
         save_torch_atomic(export_blob(model, vec_norm, task, cfg), candidate)
-        scores = evaluate(candidate, task, eval_episodes, seeds.EXPERT_SELECT)
+        scores = (demonstration_scores(candidate, task, eval_episodes) if select["seeds"] == "demonstrations"
+                  else evaluate(candidate, task, eval_episodes, seeds.EXPERT_SELECT))
         score = float(scores.mean())
         statistic = float(scores.min() if cfg["stop_statistic"] == "min" else score)
         stopping = stop_score is not None and statistic >= stop_score
@@ -330,7 +352,8 @@ def train_and_measure(args, command, cfg, task, model, vec, vec_norm, stop, env_
         "target": target, "meets_target": None if target is None else bool(score >= float(target)),
         "env_steps": int(model.num_timesteps), "env_steps_budget": env_steps,
         "best_checkpoint_env_steps": int(best["env_steps"]), "selection_score": round(best["score"], 4),
-        "selection_episodes": eval_episodes, "selection_rule": select["rule"], "stop_reason": callback.reason,
+        "selection_episodes": eval_episodes, "selection_rule": select["rule"],
+        "selection_seeds": select["seeds"], "stop_reason": callback.reason,
         "train_wall_minutes": round(train_minutes, 2), "train_cpu_minutes": round(train_cpu_minutes, 2),
         "measure_wall_minutes": round(measure_minutes, 2),
         "weights_file": weights.name, "sha256": sha256_file(weights), "curve_file": curve_path.name,
