@@ -33,9 +33,10 @@ rule all:
     default_target: True
     input:
         report_outputs(),
+        [] if RERENDER else rules.write_plan.output,
         # Every run's completeness marker as a target of its own: Snakemake does not remake a missing
         # intermediate file whose downstream outputs exist, so a run deleted under a finished report
         # (e.g. a killed --forcerun) would otherwise go unnoticed.
-        all_final_evals(),
+        final_evals(PLAN.main_runs()),
         # Re-rendering: every experiment whose runs are committed, too.
         committed_experiment_outputs() if RERENDER else [],

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("dbc_bench", "envs", "methods", "analysis", "benchmarks")
+PACKAGES = ("dbc_bench", "envs", "methods", "analysis", "benchmarks", "pipeline")
 
 
 def checkout_of(path: Path) -> Path | None:

@@ -5,10 +5,13 @@ Snakefile asks here first and stops with one line naming the key and the allowed
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import jsonschema
 import yaml
+
+from dbc_bench.errors import BenchError
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -37,3 +40,29 @@ def problem(data: dict, schema_path: str | Path) -> str | None:
         return None
     where = _where(error)
     return f"'{where}': {_allowed(error)}" if where else _allowed(error)
+
+
+def _filling_defaults(validator_class):
+    """A validator class that, before checking an object's properties, sets each missing property that has
+    a `default` (as Snakemake's `validate(..., set_default=True)` does), so defaults nest."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, declared, instance, schema):
+        if isinstance(instance, dict):
+            for key, subschema in declared.items():
+                if "default" in subschema and key not in instance:
+                    instance[key] = copy.deepcopy(subschema["default"])
+        yield from check_properties(validator, declared, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+def with_defaults(data: dict, schema_path: str | Path, where: str) -> dict:
+    """`data` checked against the schema and completed with its defaults, in place; a problem is a
+    BenchError of one line: "<where>: '<key>': <what is allowed>"."""
+    found = problem(data, schema_path)
+    if found:
+        raise BenchError(f"{where}{' ' if found.startswith(chr(39)) else ': '}{found}")
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    _filling_defaults(jsonschema.Draft202012Validator)(schema).validate(data)
+    return data

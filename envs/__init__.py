@@ -17,13 +17,11 @@ in the reset info and every step's info and (but AntReach) terminate on success;
 comes from the registered ``max_episode_steps`` (gymnasium's TimeLimit).
 
 Tasks defined in config without code (``task_definitions``, envs/configured.py) join the registry
-when their definitions are in DBC_TASK_DEFINITIONS (JSON), which the Snakefile sets for every job.
+through ``define_tasks`` (a job is given its task's definition: pipeline.job).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -106,12 +104,9 @@ TASKS: dict[str, Task] = {task.name: task for task in (
 )}
 
 
-DEFINITIONS_VARIABLE = "DBC_TASK_DEFINITIONS"
-
-
 def define_tasks(definitions: dict) -> None:
-    """Register tasks defined in config (envs/configured.py), here and, through DBC_TASK_DEFINITIONS, in
-    every job this process starts."""
+    """Register tasks defined in config (envs/configured.py) in this process (a job is given its task's
+    definition as its --task-definitions: pipeline.job)."""
     from envs.configured import ConfiguredEnv, check_definition
 
     checked = {name: check_definition(name, spec) for name, spec in definitions.items()}
@@ -136,7 +131,6 @@ def define_tasks(definitions: dict) -> None:
                            defined_in_config=True)
         gym.register(id=env_id, entry_point=TASKS[name].entry_point, max_episode_steps=spec["max_episode_steps"],
                      kwargs=env_kwargs)
-    os.environ[DEFINITIONS_VARIABLE] = json.dumps(definitions, sort_keys=True)
 
 
 def get_task(name: str) -> Task:
@@ -154,7 +148,5 @@ def _register() -> None:
 
 
 _register()
-if os.environ.get(DEFINITIONS_VARIABLE):
-    define_tasks(json.loads(os.environ[DEFINITIONS_VARIABLE]))
 
 __all__ = ["Task", "TASKS", "define_tasks", "get_task"]

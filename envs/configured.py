@@ -11,8 +11,8 @@
                                         # hyperparameters from this task's files (else their defaults)
 
 Such a task has no expert: its demonstrations come from `datasets.<task>` (envs/importing.py). The
-Snakefile passes the definitions to every job in DBC_TASK_DEFINITIONS, and `import envs` registers them
-as DBC/<Name>-v0 with this module's ConfiguredEnv as entry point, so a dataset's recorded env spec
+Snakefile gives each job its task's definition (--task-definitions: pipeline.job), and `envs.define_tasks`
+registers it as DBC/<Name>-v0 with this module's ConfiguredEnv as entry point, so a dataset's recorded env spec
 rebuilds the same env.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ method is that module plus its config files, and nothing else.
 
 A method outside the repository registers the same way from its own module, found by either
 - the config key `method_modules: [mypkg.mymethod]` (the Snakefile passes it to every job as
-  DBC_METHOD_MODULES, a comma-separated list): an importable module name, or the path of a .py file
+  --method-modules, a comma-separated list: pipeline.job): an importable module name, or the path of a .py file
   (`path/to/mymethod.py`, imported by its file name, no PYTHONPATH needed), or
 - the entry-point group `dbc_bench.methods` of an installed package (`mymethod = "mypkg.mymethod"`).
 Its per-task config files are optional: `config_dir` (relative to its module's folder) may hold
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
@@ -40,9 +39,8 @@ import yaml
 
 from dbc_bench.errors import BenchError
 
-# Methods outside the repository: importable module names (config key `method_modules`), and an
-# installed package's entry points.
-MODULES_VARIABLE = "DBC_METHOD_MODULES"
+# Methods outside the repository: importable module names (config key `method_modules`, given to each
+# job as its --method-modules argument: pipeline.job), and an installed package's entry points.
 ENTRY_POINT_GROUP = "dbc_bench.methods"
 
 
@@ -156,6 +154,7 @@ def _value(text: str):
 
 _REGISTRY: dict[str, MethodSpec] | None = None
 _STAGES: dict[str, StageSpec] | None = None
+_MODULES: list[str] = []  # use_modules' names, resolved (a .py file by its full path)
 
 
 def declared(module) -> list[MethodSpec]:
@@ -171,9 +170,9 @@ def declared_stages(module) -> list[StageSpec]:
 
 
 def use_modules(names: list[str]) -> None:
-    """Register the methods of these importable modules too, here and in every job this process
-    starts (they inherit DBC_METHOD_MODULES); the config key `method_modules` calls this."""
-    global _REGISTRY, _STAGES
+    """Register the methods of these importable modules too (the config key `method_modules`; each job
+    is given `used_modules()` as its --method-modules)."""
+    global _REGISTRY, _STAGES, _MODULES
     resolved = []
     for name in names:
         if name.endswith(".py"):
@@ -194,14 +193,19 @@ def use_modules(names: list[str]) -> None:
         if not declared(module) and not declared_stages(module):
             raise BenchError(f"module '{name}' declares no METHOD = MethodSpec(...)")
         resolved.append(name)
-    os.environ[MODULES_VARIABLE] = ",".join(resolved)
+    _MODULES = resolved
     _REGISTRY = _STAGES = None
     methods()  # a name declared twice is reported here
 
 
+def used_modules() -> list[str]:
+    """The modules `use_modules` registered, by the names a job in any folder imports them by."""
+    return list(_MODULES)
+
+
 def _external_modules() -> list[tuple[str, str]]:
     """(where it was named, module name) of every method module outside the `methods` package."""
-    named = [("method_modules", name) for name in os.environ.get(MODULES_VARIABLE, "").split(",") if name]
+    named = [("method_modules", name) for name in _MODULES]
     for point in entry_points(group=ENTRY_POINT_GROUP):
         named.append((f"entry point '{point.name}' ({point.dist.name if point.dist else '?'})", point.module))
     return named

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from envs import get_task
-from envs.experts import make_expert
+from envs.experts import make_expert, rl
 
 
 def rollout_success_rate(name, n_episodes, seed=0, **env_kwargs):
@@ -56,7 +56,7 @@ def test_maze_expert_noise_comes_from_rng():
 def test_rl_expert_missing_file_is_named(name, tmp_path, monkeypatch):
     from dbc_bench.errors import BenchError
 
-    monkeypatch.setenv("DBC_EXPERTS_DIR", str(tmp_path))
+    monkeypatch.setattr(rl, "_experts_dir", tmp_path)
     with pytest.raises(BenchError, match=f"{name}.pt: no RL expert file"):
         make_expert(name, get_task(name).make(), np.random.default_rng(0))
 

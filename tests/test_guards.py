@@ -17,6 +17,7 @@ import pytest
 from conftest import ROOT, collect_dataset, copy_workflow, snakemake
 
 from analysis.reference import check_shipped_runs
+from dbc_bench import codehash
 from dbc_bench.errors import BenchError
 from dbc_bench.io import DIGEST_FILE, check_digest, write_digest_atomic
 from methods.jobs import RESULT_FILES
@@ -181,7 +182,7 @@ def test_a_job_refuses_packages_imported_from_another_checkout(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "Snakefile").write_text("")
-    for package in ("dbc_bench", "envs", "methods", "analysis"):
+    for package in codehash.PACKAGES:
         shutil.copytree(ROOT / package, other / package, ignore=shutil.ignore_patterns("__pycache__"))
     marker = tmp_path / "ran"
     init = other / "methods/__init__.py"

@@ -10,7 +10,7 @@ import yaml
 
 from dbc_bench.errors import BenchError
 from envs import get_task
-from envs.experts import make_expert
+from envs.experts import make_expert, rl
 from envs.experts.rl import FORMAT, RLExpert, load_rl_expert
 from workflow.scripts import train_expert
 
@@ -66,7 +66,7 @@ def test_tiny_training_writes_expert_card_and_curve(walker_run, monkeypatch):
     # Plain tensors and primitives only: loadable weights-only, and through make_expert.
     blob = torch.load(weights, weights_only=True)
     assert blob["format"] == FORMAT and blob["obs_mean"].shape == (17,)
-    monkeypatch.setenv("DBC_EXPERTS_DIR", str(walker_run))
+    monkeypatch.setattr(rl, "_experts_dir", walker_run)
     env = get_task("walker").make()
     obs, _ = env.reset(seed=0)
     # Walker's demonstrations sample the policy's actions: the same generator seed gives the same draws.
@@ -126,7 +126,7 @@ def test_demonstration_seeds_score_the_episodes_the_data_stage_records(walker_ru
     from envs.experts.training import demonstration_scores
 
     scores = demonstration_scores(walker_run / "walker.pt", get_task("walker"), 2)
-    monkeypatch.setenv("DBC_EXPERTS_DIR", str(walker_run))
+    monkeypatch.setattr(rl, "_experts_dir", walker_run)
     summary = collect("walker", tmp_path / "data", tmp_path / "summary.json", episodes=2, transitions=None,
                       expert_seed=0, random_episodes=1)
     stats = summary["statistics"]

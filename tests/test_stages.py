@@ -40,13 +40,11 @@ def test_a_method_that_needs_an_unregistered_stage_is_one_line(tmp_path, monkeyp
     module.write_text("from methods import bc\nfrom methods.registry import MethodSpec\n"
                       "METHOD = MethodSpec(name='needy', label='Needy', config=bc.Config, build=bc.build,\n"
                       "                    needs=('difusion_model',))\n")
-    monkeypatch.setenv(registry.MODULES_VARIABLE, "")
     try:
         with pytest.raises(BenchError, match=r"method 'needy' needs 'difusion_model', which no module declares as a "
                                              r"pre-training stage \(STAGES\); choose from diffusion_model, "):
             registry.use_modules([str(module)])
     finally:
-        monkeypatch.setenv(registry.MODULES_VARIABLE, "")
         registry.use_modules([])
 
 

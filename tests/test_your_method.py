@@ -163,11 +163,10 @@ PENDULUM = {"env_id": "InvertedPendulum-v5", "metric": "return", "max_episode_st
 
 @pytest.fixture
 def defines_tasks(monkeypatch):
-    """Tasks a test defines leave the registry, and the environment its subprocesses inherit, as they were."""
+    """Tasks a test defines leave the registry as it was."""
     import envs
 
     monkeypatch.setattr(envs, "TASKS", dict(envs.TASKS))
-    monkeypatch.delenv(envs.DEFINITIONS_VARIABLE, raising=False)
 
 
 def test_a_dict_observation_task_is_flattened_and_reports_success():

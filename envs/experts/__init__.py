@@ -5,8 +5,8 @@
 ``act(obs) -> float32 action`` inside the env's action space. ``env`` is only
 read for static facts (e.g. the maze layout); policies act from the flat obs.
 Walker and HandRotate use RL experts (PPO, trained by workflow/scripts/train_expert.py),
-loaded weights-only from ``$DBC_EXPERTS_DIR/<task>.pt`` (default: the shipped files beside
-this module); see envs/experts/rl.py.
+loaded weights-only from the shipped files beside this module (or a folder of retrained ones:
+``envs.experts.rl.use_experts_dir``); see envs/experts/rl.py.
 """
 
 from __future__ import annotations

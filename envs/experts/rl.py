@@ -33,14 +33,19 @@ from envs import get_task
 
 FORMAT = "dbc-bench-rl-expert-v1"
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
-EXPERTS_DIR_ENV = "DBC_EXPERTS_DIR"
 SHIPPED_DIR = Path(__file__).resolve().parent
+_experts_dir: Path | None = None  # use_experts_dir's folder (collect_demos --experts-dir), else the shipped one
+
+
+def use_experts_dir(folder: str | os.PathLike | None) -> None:
+    """Load experts from `folder` (retrained ones: config `experts: retrained`) instead of the shipped files."""
+    global _experts_dir
+    _experts_dir = Path(folder) if folder else None
 
 
 def expert_path(task_name: str) -> Path:
-    """``$DBC_EXPERTS_DIR/<task>.pt``, or the shipped file beside this module."""
-    root = os.environ.get(EXPERTS_DIR_ENV) or SHIPPED_DIR
-    return Path(root) / f"{task_name}.pt"
+    """``<experts dir>/<task>.pt``: use_experts_dir's folder, or the shipped file beside this module."""
+    return (_experts_dir or SHIPPED_DIR) / f"{task_name}.pt"
 
 
 OUTPUTS = ("linear", "tanh")
@@ -145,7 +150,7 @@ def load_rl_expert(task_name: str, env=None, path: str | os.PathLike | None = No
                    rng: np.random.Generator | None = None, sampled: bool = False) -> RLExpert:
     path = Path(path) if path is not None else expert_path(task_name)
     if not path.is_file():
-        raise BenchError(f"{path}: no RL expert file for '{task_name}' (set {EXPERTS_DIR_ENV} to a "
+        raise BenchError(f"{path}: no RL expert file for '{task_name}' (give collect_demos.py --experts-dir a "
                          f"directory holding {task_name}.pt, or train one with workflow/scripts/train_expert.py)")
     space = getattr(env, "action_space", None)
     low = getattr(space, "low", None)
@@ -153,4 +158,4 @@ def load_rl_expert(task_name: str, env=None, path: str | os.PathLike | None = No
     return RLExpert(path, task_name, low, high, rng=rng if sampled else None)
 
 
-__all__ = ["FORMAT", "RLExpert", "build_actor", "expert_path", "load_rl_expert"]
+__all__ = ["FORMAT", "RLExpert", "build_actor", "expert_path", "load_rl_expert", "use_experts_dir"]

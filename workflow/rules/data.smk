@@ -3,8 +3,10 @@
 
 rule collect_demos:
     input:
-        unpack(expert_inputs),
-        unpack(shipped_demo_inputs),
+        unpack(lambda wc: PLAN.expert_inputs(wc.task)),
+        # With `demos: shipped`, the committed files of the task's shipped dataset where its card's recipe
+        # is this run's: a change to them reruns the data stage.
+        shipped=lambda wc: checked("", lambda: PLAN.shipped_demo_files(wc.task, wc.results)),
     output:
         dataset=directory("{results}/datasets/dbc/{task}/expert-v0"),
         summary="{results}/data/{task}.json",
@@ -13,7 +15,7 @@ rule collect_demos:
     benchmark:
         "{results}/benchmarks/collect_demos/{task}.tsv"
     wildcard_constraints:
-        task=tasks_pattern(task for task in envs.TASKS if task not in IMPORTED),
+        task=tasks_pattern(PLAN.collected_tasks),
     conda:
         SOFTWARE
     threads: 1
@@ -21,21 +23,22 @@ rule collect_demos:
         runtime=30,
         mem_mb=2000,
     params:
-        data=data_budget_args,
-        env_kwargs=eval_env_kwargs,
-        expert_env=expert_env,
-        demos=demos_mode,
-        code=lambda wc: code("collect_demos.py", task_module(wc.task), expert_module(wc.task)),
+        data=lambda wc: " ".join(f"--{key} {value}" for key, value in budget["data"][wc.task].items()),
+        env_kwargs=env_kwargs,
+        experts=lambda wc: PLAN.experts_dir_args(wc.task),
+        demos=lambda wc: PLAN.demos_mode(wc.results),
+        code=lambda wc: code("collect_demos.py", task_module(wc.task), module_file(envs.TASKS[wc.task].expert_module)),
     shell:
-        "{params.expert_env}python workflow/scripts/collect_demos.py --task {wildcards.task} {params.data} "
-        "--eval-env-kwargs {params.env_kwargs} --demos {params.demos} --out {output.dataset} "
+        "python workflow/scripts/collect_demos.py --task {wildcards.task} {params.data} "
+        "--eval-env-kwargs {params.env_kwargs} --demos {params.demos} {params.experts} --out {output.dataset} "
         "--summary {output.summary} > {log} 2>&1"
 
 
 # A user's own demonstrations (config key `datasets`), checked and written in the same layout.
 rule import_demos:
     input:
-        imported_source_files,
+        # The files of the imported dataset: a change to them reruns the data stage.
+        lambda wc: [str(path) for path in PLAN.imported[wc.task].files],
     output:
         dataset=directory("{results}/datasets/dbc/{task}/expert-v0"),
         summary="{results}/data/{task}.json",
@@ -44,7 +47,7 @@ rule import_demos:
     benchmark:
         "{results}/benchmarks/import_demos/{task}.tsv"
     wildcard_constraints:
-        task=tasks_pattern(IMPORTED),
+        task=tasks_pattern(PLAN.imported),
     conda:
         SOFTWARE
     threads: 1
@@ -52,13 +55,13 @@ rule import_demos:
         runtime=30,
         mem_mb=4000,
     params:
-        source=lambda wc: shlex.quote(json.dumps(config["datasets"][wc.task])),
+        source=lambda wc: quoted(config["datasets"][wc.task]),
         # A task defined in config: editing its definition reruns its data and, through them, its runs.
-        definition=lambda wc: json.dumps(config["task_definitions"].get(wc.task, {}), sort_keys=True),
-        env_kwargs=eval_env_kwargs,
+        job=job_args,
+        env_kwargs=env_kwargs,
         code=lambda wc: code("import_demos.py", task_module(wc.task)),
     shell:
-        "python workflow/scripts/import_demos.py --task {wildcards.task} --source {params.source} "
+        "python workflow/scripts/import_demos.py --task {wildcards.task} --source {params.source} {params.job} "
         "--eval-env-kwargs {params.env_kwargs} --out {output.dataset} --summary {output.summary} > {log} 2>&1"
 
 
@@ -66,5 +69,5 @@ rule import_demos:
 # `--config demos=ship`, maintainers refresh the shipped datasets in envs/demonstrations/).
 rule datasets:
     input:
-        [dataset_summary(task) for task in config["tasks"]],
-        [dataset_dir(task) for task in config["tasks"]],
+        [PLAN.dataset_summary(task) for task in PLAN.tasks],
+        [PLAN.dataset_dir(task) for task in PLAN.tasks],

@@ -1,10 +1,14 @@
 # Is DBC's diffusion model good enough to guide? Its quality per task (target `dm_quality`), and where
 # its term starts to act as the model grows (target `dm_budget`: each variant under its own results root).
+DM_BUDGET_TASKS = PLAN.dm_budget_tasks
+DM_BUDGET_FILES = [f"dm_budget.{ext}" for ext in ("md", "csv", "pdf", "png")] + [
+    f"dm_budget_activity.{ext}" for ext in ("pdf", "png")
+]
 
 
 rule dm_quality:
     input:
-        [f"{RESULTS}/dm_quality/{t}.json" for t in config["tasks"]],
+        [f"{RESULTS}/dm_quality/{t}.json" for t in PLAN.tasks],
     output:
         [f"{PAPER}/dm_quality.{ext}" for ext in ("md", "csv", "pdf", "png")],
     log:
@@ -29,15 +33,13 @@ rule dm_quality:
 
 rule dm_budget:
     input:
-        quality=[f"{root}/dm_quality/{t}.json" for root in DM_BUDGET_ROOTS for t in DM_BUDGET["tasks"]],
+        quality=[f"{root}/dm_quality/{t}.json" for root in PLAN.dm_budget_roots for t in DM_BUDGET_TASKS],
         runs=[
-            f"{run_dir(t, 'dbc', s, root)}/eval_final.csv"
-            for root in DM_BUDGET_ROOTS
-            for t in DM_BUDGET["tasks"]
-            for s in config["seeds"]
+            final_evals([(t, "dbc", s) for t in DM_BUDGET_TASKS for s in PLAN.seeds], root)
+            for root in PLAN.dm_budget_roots
         ],
-        bc=[f"{d}/eval_final.csv" for t in DM_BUDGET["tasks"] for d in bc_run_dirs(t)],
-        references=[dataset_summary(t) for t in DM_BUDGET["tasks"]],
+        bc=[f"{d}/eval_final.csv" for t in DM_BUDGET_TASKS for d in PLAN.bc_run_dirs(t)],
+        references=[PLAN.dataset_summary(t) for t in DM_BUDGET_TASKS],
     output:
         [f"{PAPER}/dm_budget/{name}" for name in DM_BUDGET_FILES],
     log:
@@ -51,8 +53,8 @@ rule dm_budget:
         runtime=10,
         mem_mb=2000,
     params:
-        variants=dm_budget_variant_args(),
-        bc_runs=[d for t in DM_BUDGET["tasks"] for d in bc_run_dirs(t)],
+        variants=PLAN.dm_budget_variant_args(),
+        bc_runs=[d for t in DM_BUDGET_TASKS for d in PLAN.bc_run_dirs(t)],
         out_dir=lambda wc, output: Path(output[0]).parent,
         reps=budget["report"]["bootstrap_reps"],
         seed=config["report"]["seed"],

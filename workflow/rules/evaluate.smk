@@ -1,12 +1,13 @@
 # Jobs that run a trained policy or model again: its inference latency, videos, the generalisation
 # evaluations and the diffusion model's quality. Like training, they are left out when the paper is
 # re-rendered from the committed runs (config `rerender`: their outputs are committed).
+from analysis.files import VIDEOS_CAPTION
 
 
 rule measure_latency:
     input:
         # The first seed's final policy stands for the method: latency depends on the network, not its weights.
-        final=lambda wc: f"{run_dir(wc.task, wc.method, config['seeds'][0])}/eval_final.csv",
+        final=lambda wc: f"{PLAN.run_dir(wc.task, wc.method, PLAN.seeds[0])}/eval_final.csv",
     output:
         f"{RESULTS}/latency/{{task}}/{{method}}.json",
     log:
@@ -20,14 +21,15 @@ rule measure_latency:
         runtime=10,
         mem_mb=2000,
     params:
-        run_dir=lambda wc: run_dir(wc.task, wc.method, config["seeds"][0]),
+        run_dir=lambda wc: PLAN.run_dir(wc.task, wc.method, PLAN.seeds[0]),
         num_envs=budget["evaluation"]["num_envs"],
-        env_kwargs=eval_env_kwargs,
+        env_kwargs=env_kwargs,
         device=config["device"],
+        job=job_args,
         code=method_code("evaluate_policy.py"),
     shell:
         "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} --latency-out {output} "
-        "--envs {params.num_envs} --env-kwargs {params.env_kwargs} --device {params.device} > {log} 2>&1"
+        "--envs {params.num_envs} --env-kwargs {params.env_kwargs} --device {params.device} {params.job} > {log} 2>&1"
 
 
 # `evaluation.videos: N`: a run's final policy in its first N evaluation episodes, as MP4. Rendering is
@@ -58,20 +60,21 @@ rule record_videos:
     params:
         run_dir=lambda wc, input: Path(input.final).parent,
         episodes=config["evaluation"]["videos"],
-        env_kwargs=eval_env_kwargs,
+        env_kwargs=env_kwargs,
         device=config["device"],
+        job=job_args,
         code=method_code("evaluate_policy.py"),
     shell:
         "MUJOCO_GL=${{VIDEO_MUJOCO_GL:-osmesa}} PYOPENGL_PLATFORM=${{VIDEO_MUJOCO_GL:-osmesa}} "
         "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} "
         "--videos-out {output} --episodes {params.episodes} --env-kwargs {params.env_kwargs} "
-        "--device {params.device} > {log} 2>&1"
+        "--device {params.device} {params.job} > {log} 2>&1"
 
 
 rule evaluate_generalization:
     input:
-        final=f"{RESULTS}/runs/{GENERALIZATION['task']}/{{method}}/seed{{seed}}/eval_final.csv",
-        model=f"{RESULTS}/runs/{GENERALIZATION['task']}/{{method}}/seed{{seed}}/model.pt",
+        final=f"{RESULTS}/runs/{PLAN.generalization['task']}/{{method}}/seed{{seed}}/eval_final.csv",
+        model=f"{RESULTS}/runs/{PLAN.generalization['task']}/{{method}}/seed{{seed}}/model.pt",
     output:
         f"{RESULTS}/generalization/{{method}}/seed{{seed}}/r{{ratio}}.csv",
     log:
@@ -86,15 +89,16 @@ rule evaluate_generalization:
         mem_mb=2000,
     params:
         run_dir=lambda wc, input: Path(input.model).parent,
-        env_kwargs=lambda wc: shlex.quote(json.dumps({GENERALIZATION["env_kwarg"]: float(wc.ratio)})),
+        env_kwargs=lambda wc: quoted({PLAN.generalization["env_kwarg"]: float(wc.ratio)}),
         episodes=budget["evaluation"]["episodes"],
         num_envs=budget["evaluation"]["num_envs"],
         device=config["device"],
+        job=job_args,
         code=method_code("evaluate_policy.py"),
     shell:
         "python workflow/scripts/evaluate_policy.py --run-dir {params.run_dir} --out {output} "
         "--env-kwargs {params.env_kwargs} --episodes {params.episodes} --envs {params.num_envs} "
-        "--device {params.device} > {log} 2>&1"
+        "--device {params.device} {params.job} > {log} 2>&1"
 
 
 rule measure_dm_quality:
@@ -102,7 +106,7 @@ rule measure_dm_quality:
         model="{results}/diffusion_model/{task}/model.pt",
         summary="{results}/data/{task}.json",
         dataset="{results}/datasets/dbc/{task}/expert-v0",
-        bc=lambda wc: [f"{d}/{name}" for d in bc_run_dirs(wc.task) for name in ("eval_final.csv", "model.pt")],
+        bc=lambda wc: [f"{d}/{name}" for d in PLAN.bc_run_dirs(wc.task) for name in ("eval_final.csv", "model.pt")],
     output:
         "{results}/dm_quality/{task}.json",
     log:
@@ -117,10 +121,11 @@ rule measure_dm_quality:
         mem_mb=4000,
     params:
         hyperparameters=stage_hyperparameters("diffusion_model"),
-        bc_runs=lambda wc: " ".join(f"--bc-run {d}" for d in bc_run_dirs(wc.task)),
+        bc_runs=lambda wc: " ".join(f"--bc-run {d}" for d in PLAN.bc_run_dirs(wc.task)),
+        job=job_args,
         # BC's module is reached through the registry, the task's env through its entry point.
         code=lambda wc: code("dm_quality.py", registry.parse("bc").method.source_file, task_module(wc.task)),
     shell:
         "python workflow/scripts/dm_quality.py --task {wildcards.task} --hyperparameters {params.hyperparameters} "
         "--model {input.model} --dataset {input.dataset} --summary {input.summary} {params.bc_runs} "
-        "--out {output} > {log} 2>&1"
+        "--out {output} {params.job} > {log} 2>&1"

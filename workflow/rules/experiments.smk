@@ -1,9 +1,10 @@
 # The paper's experiments beyond the main table, each a named target.
+from analysis.files import EXPERIMENTS, GENERALIZATION_FILES, GUIDANCE_FILES, RUN_EXPERIMENTS, SENSITIVITY_FILES
 
 
 rule generalization_report:
     input:
-        evals=generalization_evals(),
+        evals=PLAN.generalization_evals(),
         paper_results="config/paper_results.yaml",
     output:
         [f"{PAPER}/{name}" for name in GENERALIZATION_FILES],
@@ -31,15 +32,15 @@ rule generalization_report:
 rule generalization:
     input:
         rules.generalization_report.output,
-        generalization_evals(),  # each evaluation a target too (see rule all)
+        PLAN.generalization_evals(),  # each evaluation a target too (see rule all)
 
 
 # Ablation, regularisation and lambda sweep: extra runs through the same train rule, each
 # reported by the same statistics into paper/<budget>/<experiment>/.
 rule experiment_report:
     input:
-        runs=lambda wc: [f"{d}/eval_final.csv" for d in experiment_run_dirs(wc.experiment)],
-        references=lambda wc: [dataset_summary(t) for t in config["experiments"][wc.experiment]["tasks"]],
+        runs=lambda wc: [f"{d}/eval_final.csv" for d in PLAN.experiment_run_dirs(wc.experiment)],
+        references=lambda wc: [PLAN.dataset_summary(t) for t in config["experiments"][wc.experiment]["tasks"]],
         paper_results="config/paper_results.yaml",
     output:
         [f"{PAPER}/{{experiment}}/{name}" for name in REPORT_FILES],
@@ -56,7 +57,7 @@ rule experiment_report:
         runtime=30,
         mem_mb=4000,
     params:
-        run_dirs=lambda wc: experiment_run_dirs(wc.experiment),
+        run_dirs=lambda wc: PLAN.experiment_run_dirs(wc.experiment),
         reps=budget["report"]["bootstrap_reps"],
         seed=config["report"]["seed"],
         title=lambda wc: f"{wc.experiment}, budget: {BUDGET}",
@@ -88,8 +89,8 @@ rule sweep_report:
         runtime=10,
         mem_mb=2000,
     params:
-        method=SWEEP["method"],
-        field=SWEEP["field"],
+        method=config["experiments"]["lambda_sweep"]["method"],
+        field=config["experiments"]["lambda_sweep"]["field"],
         out_dir=lambda wc, output: Path(output[0]).parent,
         title=f"budget: {BUDGET}",
         registry=REGISTRY_ARG,
@@ -134,4 +135,4 @@ for _experiment in (e for e in EXPERIMENTS if e.runs):
         input:
             f"{PAPER}/{_experiment.name}/main_table.md",
             [f"{PAPER}/{_experiment.name}/{name}" for name in _experiment.extra],
-            [f"{d}/eval_final.csv" for d in experiment_run_dirs(_experiment.name)],
+            [f"{d}/eval_final.csv" for d in PLAN.experiment_run_dirs(_experiment.name)],

@@ -16,16 +16,16 @@ rule train_expert:
     benchmark:
         "results/experts/benchmarks/{expert_task}.tsv"
     wildcard_constraints:
-        expert_task="|".join(RL_EXPERT_TASKS),
+        expert_task="|".join(PLAN.rl_expert_tasks),
     conda:
         SOFTWARE
     threads: 1
     resources:
         # The config's training limit (max_wall_minutes) plus 30 minutes for the final measurement.
-        runtime=lambda wc, input: 30 + (read_yaml(input.config).get("max_wall_minutes") or 600),
+        runtime=lambda wc, input: 30 + (plan.read_yaml(input.config).get("max_wall_minutes") or 600),
         mem_mb=4000,
     params:
-        out_dir=lambda wc: retrained_expert_dir(wc.expert_task),
+        out_dir=lambda wc: plan.retrained_expert_dir(wc.expert_task),
         code=lambda wc: code("train_expert.py", task_module(wc.expert_task)),
     shell:
         "python workflow/scripts/train_expert.py --task {wildcards.expert_task} --config {input.config} "

@@ -37,9 +37,10 @@ for _stage in registry.stages().values():
             budget=BUDGET,
             hyperparameters=stage_hyperparameters(_stage.name),
             device=config["device"],
+            job=job_args,
             code=code("pretrain.py", _stage.source_file),
         shell:
             "python workflow/scripts/pretrain.py --stage {params.stage} --task {wildcards.task} "
             "--hyperparameters {params.hyperparameters} --budget {params.budget} --dataset {input.dataset} "
             "--summary {input.summary} --out-dir {params.out_dir} --threads {threads} --device {params.device} "
-            "--code {params.code} > {log} 2>&1"
+            "--code {params.code} {params.job} > {log} 2>&1"

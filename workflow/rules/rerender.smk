@@ -1,6 +1,10 @@
 # `rerender: committed`: paper/<budget>/ and every experiment whose runs are committed, rebuilt from the
 # committed results/<budget>/ alone. No rule makes the runs here, so they are inputs as they are; each
 # is checked first (completeness marker, digest, budget and evaluation protocol, dataset hashes).
+from functools import lru_cache
+
+from analysis.files import EXPERIMENTS
+from analysis.loading import COMPLETENESS_MARKER
 
 
 def _target_files(name):
@@ -10,25 +14,6 @@ def _target_files(name):
 
 def _runs_of(files):
     return sorted({f for f in files if Path(f).name == COMPLETENESS_MARKER})
-
-
-def check_committed_runs(run_files):
-    """Each run (its eval_final.csv) checked as `reference: shipped` checks a shipped run, against the
-    data summary of its own results root."""
-    missing = [f for f in run_files if not Path(f).is_file()]
-    if missing:
-        raise BenchError(
-            f"{Path(missing[0]).parent}: not committed ({len(missing)} run(s) missing), so there is nothing to "
-            "re-render it from; train it (without rerender), or leave its task or method out of the config"
-        )
-    by_root = {}
-    for path in run_files:
-        run = Path(path).parent
-        by_root.setdefault(str(run.parents[3]), []).append(run)  # <root>/runs/<task>/<method>/seed<k>
-    for root, runs in sorted(by_root.items()):
-        tasks = sorted({run.parts[-3] for run in runs})
-        datasets = {t: read_json(dataset_summary(t, root)).get("files") for t in tasks}
-        check_shipped_runs(runs, {t: run_protocol(t) for t in tasks}, datasets)
 
 
 @lru_cache(maxsize=None)
@@ -43,7 +28,7 @@ def experiment_status():
             status[e.name] = f"not committed ({missing[0]} and {len(missing) - 1} more missing)"
             continue
         try:
-            check_committed_runs(_runs_of(files))
+            PLAN.check_committed_runs(_runs_of(files))
             status[e.name] = None
         except BenchError as exc:
             status[e.name] = str(exc)
@@ -62,8 +47,8 @@ def committed_experiment_outputs():
 
 
 if RERENDER:
-    _runs = _runs_of(all_final_evals())
-    checked("config 'rerender'", lambda: check_committed_runs(_runs))
+    _runs = _runs_of(final_evals(PLAN.main_runs()))
+    checked("config 'rerender'", lambda: PLAN.check_committed_runs(_runs))
     _done = [name for name, why in experiment_status().items() if why is None]
     print(
         f"DBC-Bench: re-rendering {PAPER}/ from the committed runs ({len(_runs)} in the main report); "

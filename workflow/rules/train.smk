@@ -26,13 +26,14 @@ rule train:
         runtime=240,
         mem_mb=4000,
     params:
-        run_dir=lambda wc: run_dir(wc.task, wc.method, wc.seed, wc.results),
-        env_kwargs=eval_env_kwargs,
+        run_dir=lambda wc: PLAN.run_dir(wc.task, wc.method, wc.seed, wc.results),
+        env_kwargs=env_kwargs,
         hyperparameters=method_hyperparameters,
         inputs=input_args,
         evaluation=budget["evaluation"],
         budget=BUDGET,
         device=config["device"],
+        job=job_args,
         code=method_code("train_policy.py"),
     shell:
         "python workflow/scripts/train_policy.py --task {wildcards.task} --method '{wildcards.method}' "
@@ -40,4 +41,5 @@ rule train:
         "--budget {params.budget} --dataset {input.dataset} --summary {input.summary} --run-dir '{params.run_dir}' "
         "--threads {threads} --device {params.device} "
         "--eval-episodes {params.evaluation[episodes]} --eval-envs {params.evaluation[num_envs]} "
-        "--eval-points {params.evaluation[points]} --eval-env-kwargs {params.env_kwargs} --code {params.code} > '{log}' 2>&1"
+        "--eval-points {params.evaluation[points]} --eval-env-kwargs {params.env_kwargs} --code {params.code} "
+        "{params.job} > '{log}' 2>&1"

@@ -6,8 +6,8 @@
 
 rule verify:
     input:
-        runs=[f"{run_dir(t, m, s[len('seed'):], VERIFY_RESULTS)}/eval_final.csv" for t, m, s in VERIFY_RUNS],
-        datasets=[dataset_summary(t, VERIFY_RESULTS) for t in dict.fromkeys(t for t, _, _ in VERIFY_RUNS)],
+        runs=final_evals(PLAN.verify_runs, VERIFY_RESULTS),
+        datasets=[PLAN.dataset_summary(t, VERIFY_RESULTS) for t in dict.fromkeys(t for t, _, _ in PLAN.verify_runs)],
     output:
         report=f"{VERIFY_RESULTS}/verify.md",
         data=f"{VERIFY_RESULTS}/verify.json",
@@ -22,7 +22,7 @@ rule verify:
         runtime=10,
         mem_mb=2000,
     params:
-        tasks=list(dict.fromkeys(t for t, _, _ in VERIFY_RUNS)),
+        tasks=list(dict.fromkeys(t for t, _, _ in PLAN.verify_runs)),
         runs=[shlex.quote(run) for run in config["verify"]["runs"]],
         reps=budget["report"]["bootstrap_reps"],
         seed=config["report"]["seed"],

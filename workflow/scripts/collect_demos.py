@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dbc_bench.errors import run_stage
 from envs.demos import produce
+from envs.experts.rl import use_experts_dir
 from envs.shipped import DEMO_MODES
 
 
@@ -26,7 +27,9 @@ def main(argv=None) -> int:
     p.add_argument("--demos", choices=DEMO_MODES, default="shipped",
                    help="shipped: install the committed dataset made by this recipe, if any; regenerate: "
                         "collect and compare with it; ship: collect and replace it")
+    p.add_argument("--experts-dir", type=Path, help="load RL experts from here (retrained), not the shipped files")
     args = p.parse_args(argv)
+    use_experts_dir(args.experts_dir)
     data = {key: value for key, value in (("episodes", args.episodes), ("transitions", args.transitions))
             if value is not None}
     return run_stage(lambda: produce(args.task, args.out, args.summary, data, args.expert_seed,

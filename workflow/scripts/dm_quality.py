@@ -13,9 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-from dbc_bench.errors import run_stage
+import dbc_bench  # noqa: F401  (first: it pins the CPU kernels before numpy loads, dbc_bench.kernels)
 from envs.shipped import check_against_summary
 from methods import dm_quality
+from pipeline import job
 
 
 def main(argv=None) -> int:
@@ -30,6 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--draws", type=int, default=64, help="(t, noise) draws per pair")
     p.add_argument("--threads", type=int, default=1)
+    job.add_arguments(p)
     args = p.parse_args(argv)
 
     def stage():
@@ -37,7 +39,7 @@ def main(argv=None) -> int:
         dm_quality.measure(args.task, args.hyperparameters, args.model, args.dataset, args.bc_run, args.out,
                            draws=args.draws, threads=args.threads)
 
-    return run_stage(stage)
+    return job.run(args, stage)
 
 
 if __name__ == "__main__":

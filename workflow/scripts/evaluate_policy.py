@@ -8,11 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-from dbc_bench.errors import run_stage
 from dbc_bench.io import read_json
 from envs.evaluation import Evaluation
 from methods import jobs
 from methods.core import seed_everything
+from pipeline import job
 
 
 def main(argv=None) -> int:
@@ -27,8 +27,9 @@ def main(argv=None) -> int:
     p.add_argument("--envs", type=int, default=Evaluation.num_envs)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
+    job.add_arguments(p)
     args = p.parse_args(argv)
-    return run_stage(lambda: evaluate(args))
+    return job.run(args, lambda: evaluate(args))
 
 
 def evaluate(args: argparse.Namespace) -> None:

@@ -8,8 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from dbc_bench.errors import run_stage
+import dbc_bench  # noqa: F401  (first: it pins the CPU kernels before numpy loads, dbc_bench.kernels)
 from envs.importing import import_dataset
+from pipeline import job
 
 
 def main(argv=None) -> int:
@@ -20,8 +21,9 @@ def main(argv=None) -> int:
     p.add_argument("--summary", required=True, type=Path)
     p.add_argument("--random-episodes", type=int, default=20)
     p.add_argument("--eval-env-kwargs", default="{}", help="JSON kwargs of the headline evaluation env")
+    job.add_arguments(p)
     args = p.parse_args(argv)
-    return run_stage(lambda: import_dataset(args.task, args.source, args.out, args.summary,
+    return job.run(args, lambda: import_dataset(args.task, args.source, args.out, args.summary,
                                             json.loads(args.eval_env_kwargs), random_episodes=args.random_episodes))
 
 

@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from dbc_bench.errors import run_stage
+import dbc_bench  # noqa: F401  (first: it pins the CPU kernels before numpy loads, dbc_bench.kernels)
 from envs.shipped import check_against_summary
 from methods import registry
+from pipeline import job
 
 
 def main(argv=None) -> int:
@@ -27,16 +28,17 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--eval-points", type=int, default=10)
     p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
+    job.add_arguments(p)
     args = p.parse_args(argv)
 
-    def job():
+    def pretrain():
         stage = registry.stage(args.stage)
         check_against_summary(args.dataset, args.summary)
         stage.pretrain(
             args.task, args.hyperparameters, args.dataset, args.out_dir, budget=args.budget, seed=args.seed,
             threads=args.threads, device=args.device, eval_points=args.eval_points, code=args.code)
 
-    return run_stage(job)
+    return job.run(args, pretrain)
 
 
 if __name__ == "__main__":

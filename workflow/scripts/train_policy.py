@@ -12,10 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from dbc_bench.errors import run_stage
+import dbc_bench  # noqa: F401  (first: it pins the CPU kernels before numpy loads, dbc_bench.kernels)
 from envs.evaluation import Evaluation
 from envs.shipped import check_against_summary
 from methods import jobs
+from pipeline import job
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -46,6 +47,7 @@ def main(argv=None) -> int:
     p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
     p.add_argument("--checkpoint-seconds", type=float, default=120.0,
                    help="save the resumable training state at least this often (and at every evaluation)")
+    job.add_arguments(p)
     args = p.parse_args(argv)
 
     def stage():
@@ -56,7 +58,7 @@ def main(argv=None) -> int:
             budget=args.budget, threads=args.threads, device=args.device, checkpoint_seconds=args.checkpoint_seconds,
             code=args.code)
 
-    return run_stage(stage)
+    return job.run(args, stage)
 
 
 if __name__ == "__main__":
