@@ -21,7 +21,8 @@ def peak_memory_mb(task: str, method: str, tiny: bool) -> float:
     """Peak RSS of a fresh process that builds the method at the benchmark's sizes and trains it
     for one epoch."""
     # The repository first on the path, so the child imports this checkout even when it is not installed.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    search = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this checkout first
+    env = {**os.environ, "PYTHONPATH": search}  # the subprocess imports this checkout's packages
     cmd = [sys.executable, "-m", "benchmarks.memory", task, method] + (["--tiny"] if tiny else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     if out.returncode != 0:

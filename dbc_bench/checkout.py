@@ -38,6 +38,16 @@ def foreign_modules(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def require_workflow(basedir: str | Path) -> None:
+    """The Snakefile's check: its job fingerprints cover this checkout's files, so Python must import the
+    packages from it (a BenchError of one line otherwise)."""
+    if ROOT != Path(basedir).resolve():
+        from dbc_bench.errors import BenchError
+
+        raise BenchError(f"this workflow is {Path(basedir).resolve()}, but Python imports its packages from {ROOT} "
+                         "(the virtual environment is installed from there); run ./setup.sh here and use its .venv")
+
+
 def check() -> None:
     """Stop with one line when the running script's checkout is not the one the suite's modules come from.
     A main program outside any checkout (snakemake, pytest, python -c) is not checked."""

@@ -31,7 +31,7 @@ EVALUATION_COLUMNS = ("success", "return", "length")
 
 
 def selected() -> str:
-    kind = os.environ.get(VARIABLE, "none") or "none"
+    kind = os.environ.get(VARIABLE, "none") or "none"  # never on the command line: switching reruns nothing
     if kind not in TRACKERS:
         raise BenchError(f"{VARIABLE}={kind!r}: choose from {', '.join(TRACKERS)}")
     return kind

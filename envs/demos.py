@@ -179,7 +179,7 @@ def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str
     # Minari mangles relative roots: give it an absolute one.
     staging = (out_dir.parent / f".staging-{out_dir.name}-{os.getpid()}").resolve()
     shutil.rmtree(staging, ignore_errors=True)
-    os.environ["MINARI_DATASETS_PATH"] = str(staging)
+    os.environ["MINARI_DATASETS_PATH"] = str(staging)  # Minari writes a dataset only under this root
     # HDF5's C library prints its own error stack for every failed call (over a hundred on a full disk); the
     # OSError h5py raises says it once. Silenced for this process (h5py has no switch back).
     h5py._errors.silence_errors()

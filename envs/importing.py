@@ -64,7 +64,8 @@ class Source:
 
 
 def _minari_root() -> Path:
-    return Path(os.environ.get("MINARI_DATASETS_PATH", Path.home() / ".minari" / "datasets"))
+    default = Path.home() / ".minari" / "datasets"
+    return Path(os.environ.get("MINARI_DATASETS_PATH", default))  # a user's datasets: where Minari itself looks
 
 
 def parse_source(task_name: str, entry) -> Source:

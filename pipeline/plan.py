@@ -26,13 +26,15 @@ import envs.importing
 import envs.shipped
 from analysis.files import GENERALIZATION_FILES, REPORT_FILES, RUN_EXPERIMENTS
 from analysis.reference import check_shipped_runs
-from dbc_bench import seeds
+from dbc_bench import kernels, seeds
+from dbc_bench.codehash import fingerprint, module_file
 from dbc_bench.errors import BenchError
-from dbc_bench.io import check_writable, read_json, read_yaml
+from dbc_bench.io import check_writable, read_json, read_yaml, write_text_atomic
 from dbc_bench.schema import with_defaults
 from envs.evaluation import Evaluation
 from methods import registry
 from methods.config import check_budget_methods, resolve, resolve_stage
+from pipeline import job
 
 CONFIG_FILE = "config/config.yaml"
 SCHEMAS = Path("workflow/schemas")
@@ -82,6 +84,39 @@ def dataset_dir(results: str, task: str) -> str:
 
 def dataset_summary(results: str, task: str) -> str:
     return f"{results}/data/{task}.json"
+
+
+def tasks_pattern(tasks) -> str:
+    """A wildcard constraint matching exactly these task names (none: matches nothing)."""
+    names = [re.escape(task) for task in tasks]
+    return "|".join(names) if names else "(?!)"
+
+
+# Code fingerprints (dbc_bench.codehash): a job reruns when the code it runs changes: its script and every
+# project module that script imports, plus the modules it reaches by name at run time (the method's module
+# through the registry, the task's env through its entry point). The closure includes dbc_bench.kernels, so
+# changing the pinned kernels reruns every job too.
+def code(script: str, *modules: str) -> str:
+    mode = kernels.mode()  # native kernels give other bits than pinned ones: switching reruns the jobs
+    return fingerprint(f"workflow/scripts/{script}", *modules) + ("" if mode == "pinned" else f" kernels={mode}")
+
+
+def task_module(task: str) -> str:
+    return module_file(envs.TASKS[task].module)
+
+
+def method_code(script: str, method: str, task: str) -> str:
+    return code(script, registry.parse(method).method.source_file, task_module(task))
+
+
+def caption_file(stem: str, text: str) -> str:
+    """`snakemake --report` reads captions from .rst files: each output's declared caption (analysis.files),
+    written once per text under .snakemake/captions/."""
+    path = Path(".snakemake/captions", f"{stem}.rst").resolve()
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    return str(path)
 
 
 def retrained_expert_dir(task: str) -> str:
@@ -181,6 +216,10 @@ class Plan:
         """What a job of `task` must define before it runs (a task defined in config; else nothing)."""
         definitions = self.config["task_definitions"]
         return {task: definitions[task]} if task in definitions else {}
+
+    def job_args(self, task: str) -> str:
+        """What a job of `task` must register first (its task if defined in config, the method modules)."""
+        return job.arguments(self.task_definitions(task), registry.used_modules())
 
     def retrained(self, task: str) -> bool:
         return task in self.rl_expert_tasks and self.config["experts"] == "retrained"

@@ -12,7 +12,7 @@ import yaml
 
 # Tests must not fight over the 2 cores (Snakemake jobs and torch both want them).
 torch.set_num_threads(1)
-os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo reads its renderer from here, before it loads
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +43,7 @@ def copy_workflow(dest: Path) -> dict:
 
 def workflow_env(work: Path) -> dict:
     """The environment that runs a workflow copy on its own packages."""
-    return {**os.environ, "PYTHONPATH": str(work)}
+    return {**os.environ, "PYTHONPATH": str(work)}  # a subprocess's environment: imports from the copy
 
 
 def snakemake(work: Path, env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:

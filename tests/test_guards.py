@@ -283,7 +283,7 @@ def test_a_full_disk_during_the_data_import_is_one_line_and_leaves_no_staging(tm
     source = write_authors(tmp_path / "demos.pt", flat(random_episodes("maze", 2, steps=20)))
 
     def full(*args, **kwargs):  # as h5py fails on a full disk, after Minari made its staging folder
-        Path(os.environ["MINARI_DATASETS_PATH"], "dbc").mkdir(parents=True)
+        Path(os.environ["MINARI_DATASETS_PATH"], "dbc").mkdir(parents=True)  # the staging root Minari got
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(minari, "create_dataset_from_buffers", full)

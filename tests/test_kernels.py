@@ -21,7 +21,7 @@ FORCED = {
 
 
 def probe(mode: str, level: str) -> dict:
-    env = {**os.environ, **FORCED[level], kernels.MODE_VARIABLE: mode, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **FORCED[level], kernels.MODE_VARIABLE: mode, "PYTHONPATH": str(ROOT)}  # the pin is env
     proc = subprocess.run([sys.executable, "tools/kernel_probe.py"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -31,7 +31,7 @@ def probe(mode: str, level: str) -> dict:
 def test_the_tests_run_pinned():
     assert kernels.effective()
     for key, value in kernels.PINNED.items():
-        assert os.environ[key] == value
+        assert os.environ[key] == value  # the pin acts through the environment (dbc_bench.kernels)
     assert torch.backends.cpu.get_cpu_capability() == "AVX2"
     features = np._core._multiarray_umath.__cpu_features__
     assert not features.get("X86_V4", False) and not features.get("AVX512_ICL", False)  # dispatch targets off
@@ -54,7 +54,7 @@ def test_forced_simd_levels_differ_unpinned_and_agree_pinned():
 
 
 def test_a_mode_typo_is_one_line():
-    env = {**os.environ, kernels.MODE_VARIABLE: "pined"}
+    env = {**os.environ, kernels.MODE_VARIABLE: "pined"}  # the kernel mode is read from the environment
     proc = subprocess.run([sys.executable, "-c", "import dbc_bench"], env=env, capture_output=True, text=True)
     assert proc.returncode != 0
     assert proc.stderr.strip() == "error: DBC_KERNELS='pined': choose from pinned, native"

@@ -11,25 +11,13 @@ from snakemake.exceptions import WorkflowError
 
 import envs
 from analysis.files import MAIN_OUTPUTS, REPORT_FILES
-from dbc_bench import checkout, kernels, tracking
-from dbc_bench.codehash import fingerprint, module_file
+from dbc_bench import checkout, tracking
+from dbc_bench.codehash import module_file
 from dbc_bench.errors import BenchError
 from dbc_bench.io import write_text_atomic
 from methods import registry
-from pipeline import job, plan
-
-# The fingerprints below cover the files of the checkout Python imports the packages from: it must be this one.
-if checkout.ROOT != Path(workflow.basedir).resolve():
-    print(
-        f"error: this workflow is {Path(workflow.basedir).resolve()}, but Python imports its packages from "
-        f"{checkout.ROOT} (the virtual environment is installed from there); run ./setup.sh here and use its .venv",
-        file=sys.stderr,
-    )
-    raise SystemExit(1)
-
-# Importing dbc_bench set the pinned CPU kernel variables (dbc_bench.kernels) in this process's
-# environment; every job inherits them, so each job's numerical libraries load pinned.
-KERNELS_MODE = kernels.mode()
+from pipeline import plan
+from pipeline.plan import code, task_module, tasks_pattern
 
 
 def checked(what, value):
@@ -41,21 +29,19 @@ def checked(what, value):
         raise SystemExit(1) from None
 
 
+# The fingerprints cover the files of the checkout Python imports the packages from: it must be this one.
+checked("", lambda: checkout.require_workflow(workflow.basedir))
 PLAN = checked("", lambda: plan.build(config))
 config.update(PLAN.config)
 if PLAN.notice:
     print(PLAN.notice, file=sys.stderr)
 budget = PLAN.budget
 BUDGET, BUDGET_FILE = PLAN.budget_name, PLAN.budget_file
-RESULTS, COMMITTED_RESULTS, VERIFY_RESULTS, PAPER = (
-    PLAN.results,
-    PLAN.committed_results,
-    PLAN.verify_results,
-    PLAN.paper,
-)
-RERENDER = PLAN.rerender
+RESULTS, COMMITTED_RESULTS, VERIFY_RESULTS = PLAN.results, PLAN.committed_results, PLAN.verify_results
+PAPER, RERENDER = PLAN.paper, PLAN.rerender
 LOGS, BENCH = f"{RESULTS}/logs", f"{RESULTS}/benchmarks"
-# Tracking stays in the jobs' environment, off their command and params: it never changes what a run
+# Two settings stay in the jobs' environment. The pinned CPU kernels (dbc_bench.kernels, set when this
+# process imported dbc_bench) must act before a job's numpy loads. Tracking stays in the jobs' environment, off their command and params: it never changes what a run
 # computes, so switching it must rerun nothing (dbc_bench.tracking).
 os.environ[tracking.VARIABLE] = config["tracking"]
 
@@ -82,12 +68,6 @@ wildcard_constraints:
     ratio=r"[0-9.]+",
 
 
-def tasks_pattern(tasks):
-    """A wildcard constraint matching exactly these task names (none: matches nothing)."""
-    names = [re.escape(task) for task in tasks]
-    return "|".join(names) if names else "(?!)"
-
-
 def quoted(value, sort_keys=False):
     """`value` as one shell word of JSON."""
     return shlex.quote(json.dumps(value, sort_keys=sort_keys))
@@ -97,10 +77,14 @@ def results_of(wildcards):
     return getattr(wildcards, "results", RESULTS)
 
 
+def task_of(wildcards):
+    """The job's task (the generalisation rule's is the experiment's)."""
+    return getattr(wildcards, "task", PLAN.generalization["task"])
+
+
 def job_args(wildcards):
     """What the job must register first (a task defined in config, method modules): pipeline.job."""
-    task = getattr(wildcards, "task", PLAN.generalization["task"])
-    return job.arguments(PLAN.task_definitions(task), registry.used_modules())
+    return PLAN.job_args(task_of(wildcards))
 
 
 def env_kwargs(wildcards):
@@ -129,27 +113,9 @@ def stage_hyperparameters(name):
     )
 
 
-# Code fingerprints (dbc_bench.codehash): a job reruns when the code it runs changes: its script
-# and every project module that script imports, plus the modules it reaches by name at run time
-# (the method's module through the registry, the task's env through its entry point).
-# The code closure includes dbc_bench.kernels, so changing the pinned kernels reruns every job too.
-def task_module(task):
-    return module_file(envs.TASKS[task].module)
-
-
-def code(script, *modules):
-    # Native kernels give other bits than pinned ones: switching reruns the jobs.
-    suffix = "" if KERNELS_MODE == "pinned" else f" kernels={KERNELS_MODE}"
-    return fingerprint(f"workflow/scripts/{script}", *modules) + suffix
-
-
 def method_code(script):
-    def of_job(wildcards):
-        method_module = registry.parse(wildcards.method).method.source_file
-        task = getattr(wildcards, "task", PLAN.generalization["task"])
-        return code(script, method_module, task_module(task))
-
-    return of_job
+    """The job's code fingerprint (pipeline.plan.code): its script, method and task modules."""
+    return lambda wc: plan.method_code(script, wc.method, task_of(wc))
 
 
 def final_evals(runs, results=None):
@@ -160,14 +126,7 @@ REGISTRY_ARG = quoted(PLAN.registry_labels())
 
 
 def caption_file(stem, text):
-    """`snakemake --report` reads captions from .rst files: each output's declared caption
-    (analysis.files), written once per text under .snakemake/captions/."""
-    path = Path(".snakemake/captions", f"{stem}.rst").resolve()
-    text = f"{text} Budget {BUDGET}.\n"
-    if not path.is_file() or path.read_text() != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, text)
-    return str(path)
+    return plan.caption_file(stem, f"{text} Budget {BUDGET}.\n")
 
 
 def report_outputs():

@@ -124,7 +124,7 @@ rule measure_dm_quality:
         bc_runs=lambda wc: " ".join(f"--bc-run {d}" for d in PLAN.bc_run_dirs(wc.task)),
         job=job_args,
         # BC's module is reached through the registry, the task's env through its entry point.
-        code=lambda wc: code("dm_quality.py", registry.parse("bc").method.source_file, task_module(wc.task)),
+        code=lambda wc: plan.method_code("dm_quality.py", "bc", wc.task),
     shell:
         "python workflow/scripts/dm_quality.py --task {wildcards.task} --hyperparameters {params.hyperparameters} "
         "--model {input.model} --dataset {input.dataset} --summary {input.summary} {params.bc_runs} "
