@@ -239,6 +239,14 @@ def test_a_task_defined_in_config_runs_the_smoke_dag(tmp_path, defines_tasks):
     proc = snakemake(work, env, "-n", "all", "--configfile", "mine.yaml", "--config", "budget=smoke",
                      "tasks=[pendulum]", "methods=[bc,dbc]", "seeds=[1,2]")
     assert proc.returncode == 0 and "rule import_demos" in proc.stdout, proc.stderr[-2000:]
+    # Each job of the task is given the definition as an argument, a param: its training jobs would rerun for
+    # that reason alone, not only because their data do.
+    proc = snakemake(work, env, "--list-changes", "params", "--configfile", "mine.yaml", "--config", "budget=smoke",
+                     "tasks=[pendulum]", "methods=[bc,dbc]", "seeds=[1,2]")
+    changed = set(proc.stdout.split())
+    assert {f"results/smoke-custom/runs/pendulum/{m}/seed{s}/eval_final.csv" for m in ("bc", "dbc") for s in (1, 2)} \
+        <= changed, proc.stdout[-2000:]
+    assert "results/smoke-custom/data/pendulum.json" in changed
 
 
 def test_the_readme_robotics_task_definition_is_accepted_in_a_fresh_process():
