@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT, copy_workflow, snakemake
 
 SCRIPTS = ROOT / "tests" / "slurm"
-# Exactly what the README's cluster section shows, plus this cluster's status command.
+# Exactly what docs/cluster.md shows, plus this cluster's status command.
 SLURM = ("--profile", "profiles/slurm", "--slurm-status-command", "squeue")
 
 pytestmark = pytest.mark.slow

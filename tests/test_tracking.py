@@ -49,7 +49,7 @@ def test_bad_settings_and_unfinished_runs_are_named(tmp_path, monkeypatch):
 
 
 def test_readme_commands_mirror_the_shipped_runs(tmp_path):
-    """The README's `python -m dbc_bench.tracking results/default/runs`, on a copy of two shipped runs;
+    """docs/extending.md's `python -m dbc_bench.tracking results/default/runs`, on a copy of two shipped runs;
     `tensorboard` (the viewer it names) is installed."""
     import shutil
     import subprocess
