@@ -224,6 +224,11 @@ class Plan:
     def retrained(self, task: str) -> bool:
         return task in self.rl_expert_tasks and self.config["experts"] == "retrained"
 
+    def expert_recipe(self, task: str) -> str:
+        """The recipe rule train_expert trains a task's expert by: config/experts/<task>.yaml, or the one
+        config `expert_recipes` names (hand_rotate_ddpg_her: the authors' algorithm)."""
+        return f"config/experts/{self.config['expert_recipes'].get(task, task)}.yaml"
+
     def expert_file(self, task: str) -> str | None:
         """The RL expert file a task's demonstrations come from (None: a scripted expert)."""
         if task not in self.rl_expert_tasks:
@@ -483,6 +488,13 @@ def _check_names(config: dict, budget: dict, budget_file: str) -> dict:
                 for task, entry in config["datasets"].items()}
     for method in config["reference_methods"]:
         checked("config 'reference_methods'", lambda: registry.parse(method))
+    rl_tasks = [name for name, task in envs.TASKS.items() if task.expert == "rl"]
+    for task, recipe in config["expert_recipes"].items():
+        if task not in rl_tasks:
+            raise BenchError(f"config 'expert_recipes.{task}': not a task with an RL expert; choose from "
+                             f"{', '.join(rl_tasks)}")
+        if not Path(f"config/experts/{recipe}.yaml").is_file():
+            raise BenchError(f"config 'expert_recipes.{task}': no file config/experts/{recipe}.yaml")
     for task in config["tasks"]:
         if task not in budget["data"] and task not in imported:
             raise BenchError(f"{budget_file}: field 'data.{task}' is missing (task '{task}' is in config 'tasks')")

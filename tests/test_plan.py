@@ -108,6 +108,19 @@ def test_a_config_defined_task_reaches_its_jobs_as_an_argument(at_root):
     assert job.arguments({}, []) == ""
 
 
+def test_an_expert_recipe_is_switched_by_config(at_root):
+    built = plan.build({"budget": "smoke", "experts": "retrained",
+                        "expert_recipes": {"hand_rotate": "hand_rotate_ddpg_her"}})
+    assert built.expert_recipe("hand_rotate") == "config/experts/hand_rotate_ddpg_her.yaml"
+    assert built.expert_recipe("walker") == "config/experts/walker.yaml"
+    assert built.expert_file("hand_rotate") == "results/experts/hand_rotate/hand_rotate.pt"
+    assert built.experts_dir_args("hand_rotate") == "--experts-dir results/experts/hand_rotate"
+    for recipes, message in (({"maze": "x"}, "config 'expert_recipes.maze': not a task with an RL expert"),
+                             ({"walker": "nosuch"}, "config 'expert_recipes.walker': no file config/experts/")):
+        with pytest.raises(BenchError, match=message):
+            plan.build({"budget": "smoke", "expert_recipes": recipes})
+
+
 def test_the_plan_command_prints_the_plan(at_root):
     proc = subprocess.run([sys.executable, "-m", "pipeline.plan", "budget=smoke", "tasks=[maze]", "seeds=[1,2]"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -1,12 +1,13 @@
-# RL experts for walker and hand_rotate, retrained from scratch (the shipped ones in envs/experts/
-# were made by the same script and config). Outputs go to results/experts/<task>/, never over the
+# RL experts (hand_rotate, walker, cheetah, ant_reach), retrained from scratch by their recipe in
+# config/experts/ (the shipped ones in envs/experts/ were made by the same script and recipes; config
+# `expert_recipes` picks another, e.g. hand_rotate's DDPG+HER). Outputs go to results/experts/<task>/, never over the
 # shipped files, and do not depend on the budget: an expert is the same for every budget.
 # Not part of the default targets: the data rule asks for these files only with `experts: retrained`.
 
 
 rule train_expert:
     input:
-        config="config/experts/{expert_task}.yaml",
+        config=lambda wc: PLAN.expert_recipe(wc.expert_task),
     output:
         weights="results/experts/{expert_task}/{expert_task}.pt",
         card="results/experts/{expert_task}/{expert_task}.json",
