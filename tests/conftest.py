@@ -53,6 +53,19 @@ def snakemake(work: Path, env: dict, *args: str, timeout: int = 900) -> subproce
 
 
 @pytest.fixture
+def at_root(monkeypatch):
+    """For pipeline.plan.build in this process: the checkout's root as the working folder (as Snakemake runs
+    the plan), and the task and method registries left as they were."""
+    import envs
+    from methods import registry
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(envs, "TASKS", dict(envs.TASKS))
+    yield
+    registry.use_modules([])
+
+
+@pytest.fixture
 def workflow_copy(tmp_path):
     """A scratch copy of the workflow: (folder, environment)."""
     return tmp_path, copy_workflow(tmp_path)

@@ -17,6 +17,7 @@ from workflow.scripts import benchmark
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_benchmark_tiny_end_to_end(tmp_path):
     assert benchmark.main(["--tiny", "--tasks", "maze", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "benchmark.json").read_text())

@@ -100,6 +100,7 @@ def docs_copy(workflow_copy):
     return work, env
 
 
+@pytest.mark.slow
 def test_the_documented_snakemake_commands_plan(docs_copy):
     work, env = docs_copy
     planned = 0

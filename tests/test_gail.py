@@ -221,6 +221,7 @@ def test_gail_trainer_end_to_end_on_maze_and_resume(tmp_path):
         assert torch.equal(value, uninterrupted[key]), key
 
 
+@pytest.mark.slow
 def test_gail_resumes_from_a_boundary_inside_a_log_window(tmp_path):
     """A time-based checkpoint between log rows: the resumed run's rows still equal the
     uninterrupted run's (the open window of discriminator rounds and episodes is in the state)."""

@@ -49,6 +49,7 @@ def default_copy(tmp_path_factory):
 # ------------------------------------------------------------------------------ 1: own folders
 
 
+@pytest.mark.slow
 def test_the_readme_data_example_plans_nothing_in_the_committed_folders(default_copy):
     work, env = default_copy
     proc = snakemake(work, env, "-n", "all", *MY_DATA)
@@ -204,20 +205,28 @@ def test_a_job_refuses_packages_imported_from_another_checkout(tmp_path):
 # ------------------------------------------------------------------------------ 10: schema errors
 
 
-@pytest.mark.parametrize("override, line", [
-    ("seeds=[-1]", "error: config 'seeds[0]': -1 is less than the minimum of 1"),
-    ("methods=[]", "error: config 'methods': [] should be non-empty"),
-    ("budget=nosuch", "error: config 'budget': 'nosuch' is not allowed; choose from smoke, default, paper"),
-    ("device=tpu", "error: config 'device': 'tpu' is not allowed (choose from auto (a GPU when present), cpu, "
-                   "cuda, cuda:<index>)"),
-    ("budgte=smoke", "error: config: unknown key 'budgte'; choose from budget, label, tasks, methods, "),
+@pytest.mark.parametrize("overrides, line", [
+    ({"seeds": [-1]}, "config 'seeds[0]': -1 is less than the minimum of 1"),
+    ({"methods": []}, "config 'methods': [] should be non-empty"),
+    ({"budget": "nosuch"}, "config 'budget': 'nosuch' is not allowed; choose from smoke, default, paper"),
+    ({"device": "tpu"}, "config 'device': 'tpu' is not allowed (choose from auto (a GPU when present), cpu, "
+                        "cuda, cuda:<index>)"),
+    ({"budgte": "smoke"}, "config: unknown key 'budgte'; choose from budget, label, tasks, methods, "),
 ])
-def test_a_schema_error_is_one_line_naming_the_key(default_copy, override, line):
+def test_a_schema_error_is_one_line_naming_the_key(at_root, overrides, line):
+    from pipeline import plan
+
+    with pytest.raises(BenchError) as caught:
+        plan.build(overrides)
+    assert str(caught.value).startswith(line) and "\n" not in str(caught.value)
+
+
+def test_a_schema_error_through_the_snakefile_is_one_line(default_copy):
     work, env = default_copy
-    proc = snakemake(work, env, "-n", "all", "--config", override)
+    proc = snakemake(work, env, "-n", "all", "--config", "seeds=[-1]")
     assert proc.returncode == 1
     errors = [text for text in (proc.stdout + proc.stderr).splitlines() if text.startswith("error")]
-    assert len(errors) == 1 and errors[0].startswith(line), proc.stderr[-2000:]
+    assert errors == ["error: config 'seeds[0]': -1 is less than the minimum of 1"], proc.stderr[-2000:]
     assert len((proc.stdout + proc.stderr).splitlines()) <= 3  # no schema dump: snakemake's two notes and the line
 
 
@@ -321,6 +330,7 @@ def test_one_run_under_two_spellings_trains_once(default_copy):
     assert planned_runs(proc) == {("maze", "dbc@lambda_dm=0.5", "1")}
 
 
+@pytest.mark.slow
 def test_smaller_bad_inputs_are_one_line(default_copy, tmp_path):
     """An env argument of the wrong type, a task name that cannot name folders, an HDF5 group where an array
     belongs, a method file named like a module the suite imports."""

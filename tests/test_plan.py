@@ -11,18 +11,7 @@ from conftest import CONFIG, ROOT, snakemake
 
 import envs
 from dbc_bench.errors import BenchError
-from methods import registry
 from pipeline import job, plan
-
-
-@pytest.fixture
-def at_root(monkeypatch):
-    """The plan reads config/ relative to the checkout's root, as Snakemake runs it; tasks and modules it
-    registers leave the registries as they were."""
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setattr(envs, "TASKS", dict(envs.TASKS))
-    yield
-    registry.use_modules([])
 
 
 def job_stats(output: str) -> dict[str, int]:

@@ -49,6 +49,7 @@ def read_model(run_dir: Path) -> dict:
     return torch.load(run_dir / "model.pt", weights_only=True)["agent"]
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_result(dataset, tmp_path):
     config = hyperparameters(epochs=300)
     reference = tmp_path / "reference"
@@ -75,6 +76,7 @@ def test_killed_training_resumes_to_the_same_result(dataset, tmp_path):
     assert not (killed / "state.pt").exists()
 
 
+@pytest.mark.slow
 def test_state_of_another_config_is_not_resumed(dataset, tmp_path):
     run_dir = tmp_path / "run"
     small = hyperparameters(epochs=30)

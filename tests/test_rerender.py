@@ -29,6 +29,9 @@ def fresh_clone(tmp_path_factory):
 
 
 def test_the_committed_runs_rerender_to_the_committed_tables(fresh_clone):
+    """The README's command plans report jobs only; the main report and the generalisation table (the two
+    report scripts every experiment's pages come from) are rendered and compared byte for byte. The other
+    experiments' pages (make_report.py again, on their own runs) are left out for CI's time."""
     work, env = fresh_clone
     planned = snakemake(work, env, "-n", "--forceall", "--config", "rerender=committed")
     assert planned.returncode == 0, planned.stderr[-3000:]
@@ -36,23 +39,26 @@ def test_the_committed_runs_rerender_to_the_committed_tables(fresh_clone):
     # report jobs only: nothing trains, collects data, pre-trains or evaluates
     assert rules and rules <= {"report", "experiment_report", "generalization_report", "guidance_report",
                                "sweep_report", "dm_quality", "dm_budget", "all"}, rules
-    start = time.perf_counter()
-    proc = snakemake(work, env, "--cores", "2", "--forceall", "--config", "rerender=committed", timeout=2400)
+    assert {"report", "experiment_report", "generalization_report"} <= rules
+    start = time.time()
+    proc = snakemake(work, env, "--cores", "2", "--forceall", "paper/default/README.md", "generalization",
+                     "--config", "rerender=committed", timeout=2400)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"re-rendered in {time.perf_counter() - start:.0f} s")
-    rendered = sorted(p for p in (work / "paper/default").rglob("*") if p.is_file())
-    assert rendered
+    print(f"re-rendered in {time.time() - start:.0f} s")
+    rendered = sorted(p for p in (work / "paper/default").rglob("*") if p.is_file() and p.stat().st_mtime >= start)
+    assert any(p.name == "main_table.md" for p in rendered) and any(p.name == "generalization.md" for p in rendered)
     compared = 0
     for path in rendered:
         name = path.relative_to(work)
         if path.suffix in COMPARED and path.name != "README.md":  # the index page names its own commands
             assert path.read_bytes() == (ROOT / name).read_bytes(), name
             compared += 1
-    assert compared >= 40
+    assert compared >= 15
     assert "Missing metadata" not in proc.stderr
     # The Snakemake report of the re-rendered pages: figures and tables, and no metadata warnings.
     report = work / "report.zip"
-    proc = snakemake(work, env, "--config", "rerender=committed", "--report", str(report), timeout=600)
+    proc = snakemake(work, env, "--report", str(report), "paper/default/README.md", "generalization", "--config",
+                     "rerender=committed", timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Missing metadata" not in proc.stderr + proc.stdout
     with zipfile.ZipFile(report) as bundle:
