@@ -24,7 +24,7 @@ import envs
 import envs.demos
 import envs.importing
 import envs.shipped
-from analysis.files import GENERALIZATION_FILES, REPORT_FILES, RUN_EXPERIMENTS
+from analysis.files import GENERALIZATION_FILES, REPORT_FILES
 from analysis.reference import check_shipped_runs
 from dbc_bench import kernels, seeds
 from dbc_bench.codehash import fingerprint, module_file
@@ -436,15 +436,15 @@ class Plan:
         return {rule: count for rule, count in jobs.items() if count}
 
     def as_json(self) -> dict:
-        """The plan as written to results/<budget>/plan.json: what this config runs, and where."""
+        """The plan of target `all` as written to results/<budget>/plan.json: what this config runs, and where.
+        The experiment targets' runs are left out: a config that changes only an experiment must not rerun
+        `all`'s record of itself."""
         return {
             "budget": self.budget_name, "budget_file": self.budget_file, "label": self.label,
             "custom_inputs": list(self.custom_inputs), "results": self.results, "paper": self.paper,
             "tasks": self.tasks, "methods": self.config["methods"], "seeds": self.seeds,
             "runs": ["/".join(map(str, run)) for run in self.main_runs()],
             "stages": [f"{stage}/{task}" for stage, task in self.stages_needed(self.main_runs())],
-            "experiments": {name: ["/".join(map(str, run)) for run in self.experiment_runs(name)]
-                            for name in RUN_EXPERIMENTS},
             "report_outputs": [f"{self.paper}/{name}" for name in REPORT_FILES],
             "generalization_outputs": [f"{self.paper}/{name}" for name in GENERALIZATION_FILES],
             "jobs_of_all": self.all_jobs,

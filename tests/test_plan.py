@@ -97,6 +97,15 @@ def test_a_config_defined_task_reaches_its_jobs_as_an_argument(at_root):
     assert job.arguments({}, []) == ""
 
 
+def test_the_recorded_plan_ignores_the_experiment_targets(at_root):
+    """results/<budget>/plan.json is the record of `all`: a config that changes only an experiment leaves it
+    as it was, so `all` has nothing to do after an experiment ran (tests/test_pipeline.py)."""
+    plain = plan.build({"budget": "smoke"}).as_json()
+    swept = plan.build({"budget": "smoke", "experiments": {"lambda_sweep": {"tasks": ["maze"], "values": [0, 2]}}})
+    assert swept.experiment_runs("lambda_sweep") != plan.build({"budget": "smoke"}).experiment_runs("lambda_sweep")
+    assert swept.as_json() == plain
+
+
 def test_an_expert_recipe_is_switched_by_config(at_root):
     built = plan.build({"budget": "smoke", "experts": "retrained",
                         "expert_recipes": {"hand_rotate": "hand_rotate_ddpg_her"}})
