@@ -123,6 +123,15 @@ def retrained_expert_dir(task: str) -> str:
     return f"results/experts/{task}"
 
 
+def rl_expert_tasks() -> list[str]:
+    """Tasks whose expert is a trained policy: shipped in envs/experts/, or retrained (rule train_expert)."""
+    return [name for name, task in envs.TASKS.items() if task.expert == "rl"]
+
+
+def expert_recipe_file(recipe: str) -> str:
+    return f"config/experts/{recipe}.yaml"
+
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
     config: dict                 # config.yaml + overrides, defaults filled, method names canonical
@@ -202,8 +211,7 @@ class Plan:
 
     @property
     def rl_expert_tasks(self) -> list[str]:
-        """Tasks whose expert is a trained policy: shipped in envs/experts/, or retrained (rule train_expert)."""
-        return [name for name, task in envs.TASKS.items() if task.expert == "rl"]
+        return rl_expert_tasks()
 
     @property
     def collected_tasks(self) -> list[str]:
@@ -227,7 +235,7 @@ class Plan:
     def expert_recipe(self, task: str) -> str:
         """The recipe rule train_expert trains a task's expert by: config/experts/<task>.yaml, or the one
         config `expert_recipes` names (hand_rotate_ddpg_her: the authors' algorithm)."""
-        return f"config/experts/{self.config['expert_recipes'].get(task, task)}.yaml"
+        return expert_recipe_file(self.config["expert_recipes"].get(task, task))
 
     def expert_file(self, task: str) -> str | None:
         """The RL expert file a task's demonstrations come from (None: a scripted expert)."""
@@ -488,13 +496,12 @@ def _check_names(config: dict, budget: dict, budget_file: str) -> dict:
                 for task, entry in config["datasets"].items()}
     for method in config["reference_methods"]:
         checked("config 'reference_methods'", lambda: registry.parse(method))
-    rl_tasks = [name for name, task in envs.TASKS.items() if task.expert == "rl"]
     for task, recipe in config["expert_recipes"].items():
-        if task not in rl_tasks:
+        if task not in rl_expert_tasks():
             raise BenchError(f"config 'expert_recipes.{task}': not a task with an RL expert; choose from "
-                             f"{', '.join(rl_tasks)}")
-        if not Path(f"config/experts/{recipe}.yaml").is_file():
-            raise BenchError(f"config 'expert_recipes.{task}': no file config/experts/{recipe}.yaml")
+                             f"{', '.join(rl_expert_tasks())}")
+        if not Path(expert_recipe_file(recipe)).is_file():
+            raise BenchError(f"config 'expert_recipes.{task}': no file {expert_recipe_file(recipe)}")
     for task in config["tasks"]:
         if task not in budget["data"] and task not in imported:
             raise BenchError(f"{budget_file}: field 'data.{task}' is missing (task '{task}' is in config 'tasks')")
