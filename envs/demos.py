@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -183,13 +184,16 @@ def write_dataset(task, episodes: list[dict], out_dir: Path, env, algorithm: str
     # HDF5's C library prints its own error stack for every failed call (over a hundred on a full disk); the
     # OSError h5py raises says it once. Silenced for this process (h5py has no switch back).
     h5py._errors.silence_errors()
+    permalink = provenance.code_permalink("envs/demos.py")
     try:
-        minari.create_dataset_from_buffers(
-            dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
-            algorithm_name=algorithm, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
-            code_permalink="envs/demos.py", ref_min_score=ref_min_score, ref_max_score=ref_max_score,
-            description=description, data_format="hdf5",
-            requirements=[f"mujoco=={_version('mujoco')}", f"gymnasium-robotics=={_version('gymnasium-robotics')}"])
+        with warnings.catch_warnings():
+            if permalink is None:  # no web origin to link to: the card records the commit instead
+                warnings.filterwarnings("ignore", message="`code_permalink` is set to None")
+            minari.create_dataset_from_buffers(
+                dataset_id=dataset_id, buffer=buffers, env=env, eval_env=task.make(**(eval_env_kwargs or {})).spec,
+                algorithm_name=algorithm, author="DBC-Bench", author_email="dbc-bench@users.noreply.github.com",
+                code_permalink=permalink, ref_min_score=ref_min_score, ref_max_score=ref_max_score,
+                description=description, data_format="hdf5", requirements=dataset_requirements())
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -244,6 +248,17 @@ def produce(task_name: str, out_dir: Path, summary_path: Path, data: dict, exper
               f"evaluation env kwargs, expert file): collected")
     write_json_atomic(summary_path, summary)
     return summary
+
+
+# What Minari's recover_environment() needs installed to rebuild a dataset's environments: this suite
+# registers the task ids, on gymnasium, gymnasium-robotics and MuJoCo.
+ENV_PACKAGES = ("dbc-bench", "gymnasium", "gymnasium-robotics", "mujoco")
+
+
+def dataset_requirements() -> list[str]:
+    """Pinned pip requirements for a dataset's metadata (Minari warns at recover_environment() when one
+    is missing or of another version)."""
+    return [f"{package}=={_version(package)}" for package in ENV_PACKAGES]
 
 
 def _version(package: str) -> str:

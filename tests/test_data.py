@@ -1,6 +1,7 @@
 """Expert data as Minari datasets, loading checks, and the evaluation protocol."""
 import json
 import shutil
+import warnings
 
 import h5py
 import minari
@@ -10,7 +11,7 @@ import pytest
 import envs
 from dbc_bench import seeds as seed_ranges
 from dbc_bench.errors import BenchError
-from envs.demos import collect
+from envs.demos import collect, dataset_requirements
 from envs.evaluation import run_episodes
 from methods.core import load_demonstrations
 
@@ -38,8 +39,14 @@ def test_dataset_has_metadata_and_recovers_its_env(maze_dataset):
     meta = dataset.storage.metadata
     assert "waypoint controller" in meta["algorithm_name"] and "expert raw success" in meta["description"].lower()
     assert meta["ref_min_score"] == summary["ref_min_score"]
-    env = dataset.recover_environment()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Minari warns of a requirement that is missing or of another version
+        env = dataset.recover_environment()
     assert env.spec.id == "DBC/Maze-v0" and env.observation_space.shape == (6,)
+    assert meta["requirements"] == dataset_requirements()
+    packages = {r.split("==")[0] for r in meta["requirements"]}
+    assert packages == {"dbc-bench", "gymnasium", "gymnasium-robotics", "mujoco"}
+    assert "code_permalink" not in meta or meta["code_permalink"].startswith("https://")  # never a bare path
     assert not list(path.parent.glob(".staging*"))  # built aside, renamed into place
 
 

@@ -9,7 +9,7 @@ from dbc_bench import provenance
 from dbc_bench.errors import BenchError
 from dbc_bench.io import read_json, sha256_file
 from envs import shipped
-from envs.demos import expert_file, produce
+from envs.demos import dataset_requirements, expert_file, produce
 
 TASKS = ("maze", "fetch_pick", "hand_rotate", "walker", "cheetah", "ant_reach")
 
@@ -34,6 +34,15 @@ def test_every_task_ships_a_dataset_with_its_card(task):
     assert {"command", "git_commit", "versions", "kernels", "cpu"} <= set(card["made_by"])
     expert = expert_file(task)
     assert card["recipe"]["expert_sha256"] == (sha256_file(expert) if expert else None)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_shipped_metadata_names_what_recover_environment_needs(task):
+    """Minari checks a dataset's requirements when it rebuilds the environment: they must name this suite
+    (it registers the task ids) and the simulator packages, at the versions installed here."""
+    meta = json.loads((shipped.SHIPPED_DIR / task / "metadata.json").read_text())
+    assert meta["requirements"] == dataset_requirements()
+    assert "code_permalink" not in meta or meta["code_permalink"].startswith("https://")
 
 
 def vendor(cpu: str) -> str:
