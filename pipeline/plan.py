@@ -273,10 +273,11 @@ class Plan:
         return [(t, m, s) for t in self.tasks for m in self.config["methods"] for s in self.seeds]
 
     def experiment_methods(self, name: str) -> list[str]:
+        """An experiment lists its `methods`, or sweeps one `method`'s `field` over `values` (lambda_sweep)."""
         spec = self.config["experiments"][name]
-        if name == "lambda_sweep":
-            return [f"{spec['method']}@{spec['field']}={value:g}" for value in spec["values"]]
-        return spec["methods"]
+        if "methods" in spec:
+            return spec["methods"]
+        return [f"{spec['method']}@{spec['field']}={value:g}" for value in spec["values"]]
 
     def experiment_runs(self, name: str) -> list[tuple[str, str, int]]:
         spec = self.config["experiments"][name]
