@@ -109,7 +109,7 @@ def write_quality_report(files: Iterable[str | os.PathLike], out: str | os.PathL
             *plot_auc(labelled, "model", out / "dm_quality", title)]
 
 
-def _dbc_minus_bc(dbc: np.ndarray, bc: np.ndarray, reps: int, seed: int) -> tuple[float, float, float, float]:
+def dbc_minus_bc(dbc: np.ndarray, bc: np.ndarray, reps: int, seed: int) -> tuple[float, float, float, float]:
     """(DBC - BC mean, its CI low, high; P(DBC > BC)) over seeds, stratified bootstrap."""
     point, ci = bootstrap((dbc.reshape(-1, 1), bc.reshape(-1, 1)), lambda x, y: np.array([x.mean() - y.mean()]),
                           reps, seed)
@@ -131,7 +131,7 @@ def budget_table(quality: Mapping[str, list[str]], dbc_runs: Mapping[str, list[s
             bc_scores = bc[bc["task"] == task].sort_values("seed")["final_raw"].to_numpy(float) * scale
             if not len(bc_scores):
                 raise BenchError(f"dm_budget: no BC run on {task} to set DBC beside")
-            diff, lo, hi, poi = _dbc_minus_bc(dbc_scores, bc_scores, reps, seed)
+            diff, lo, hi, poi = dbc_minus_bc(dbc_scores, bc_scores, reps, seed)
             quality_row = q.loc[task]
             rows.append({"variant": variant, "task": task, **{k: quality_row[k] for k in q.columns if k != "file"},
                          "dm_active": float(at_task["dm_active"].mean()), "seeds": len(dbc_scores),
