@@ -15,6 +15,13 @@ from benchmarks.memory import peak_memory_mb
 from benchmarks.online import gail_row
 from dbc_bench.errors import BenchError
 from dbc_bench.io import write_json_atomic, write_text_atomic
+from envs.evaluation import Evaluation
+from methods import registry
+from methods.core import select_device
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU, one thread"
 
 
 @dataclasses.dataclass
@@ -26,6 +33,7 @@ class Options:
     seconds: float = 2.0          # each timed trainer run
     gail_rollouts: int = 4        # PPO rollouts per timed GAIL / PPO run; 0 skips the GAIL row
     tiny: bool = False            # toy sizes, minimal work: checks the code paths only
+    device: str = "cpu"           # what trains, acts and evaluates: cpu, cuda, cuda:1 or auto (methods.core)
 
     def check(self) -> None:
         for kind, given, known in (("task", self.tasks, list(envs.TASKS)),
@@ -52,26 +60,34 @@ def run(options: Options) -> dict:
     options.check()
     opts = options.effective()
     torch.set_num_threads(1)  # one thread: rates compare across machines and with the pipeline's jobs
+    device = select_device(opts.device)
     out: dict = {"options": {"tasks": opts.tasks, "methods": opts.methods, "rounds": opts.rounds,
-                             "seconds": opts.seconds, "tiny": opts.tiny},
-                 "trainers": [], "evaluation": [], "gail": [], "latency": []}
+                             "seconds": opts.seconds, "tiny": opts.tiny, "device": str(device),
+                             "device_name": device_name(device)},
+                 "trainers": [], "pretraining": [], "evaluation": [], "gail": [], "latency": []}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         for task in opts.tasks:
             for method in opts.methods:
                 su = trainers.setup(task, method, opts.tiny)
-                row = trainers.trainer_row(su, opts.rounds, opts.seconds, workdir)
-                row["peak_rss_mb"] = peak_memory_mb(task, method, opts.tiny)
+                row = trainers.trainer_row(su, opts.rounds, opts.seconds, workdir, device)
+                if device.type == "cpu":  # a fresh CPU process's RSS; a GPU's memory is not measured
+                    row["peak_rss_mb"] = peak_memory_mb(task, method, opts.tiny)
                 out["trainers"].append(row)
                 _log(row)
-                out["latency"].append(trainers.latency_row(su, 0.0 if opts.tiny else 0.5, workdir))
+                out["latency"].append(trainers.latency_row(su, 0.0 if opts.tiny else 0.5, workdir, device))
                 _log(out["latency"][-1])
+            if any("diffusion_model" in registry.parse(m).method.needs for m in opts.methods):
+                out["pretraining"].append(trainers.pretrain_row(task, opts.rounds, opts.seconds, workdir, device,
+                                                                opts.tiny))
+                _log(out["pretraining"][-1])
             su = trainers.setup(task, opts.methods[0], opts.tiny)
-            out["evaluation"].append(eval_row(su, 2 if opts.tiny else 20, 50 if opts.tiny else 3000,
-                                              opts.rounds, workdir))
+            # 100 episodes (the protocol's) where a GPU steps them all at once: its batch is the point
+            episodes = 2 if opts.tiny else 20 if device.type == "cpu" else Evaluation.episodes
+            out["evaluation"].append(eval_row(su, episodes, 50 if opts.tiny else 3000, opts.rounds, workdir, device))
             _log(out["evaluation"][-1])
             if opts.gail_rollouts > 0:
-                out["gail"].append(gail_row(task, opts.gail_rollouts, opts.rounds, opts.tiny))
+                out["gail"].append(gail_row(task, opts.gail_rollouts, opts.rounds, opts.tiny, str(device)))
                 _log(out["gail"][-1])
     return out
 

@@ -23,7 +23,7 @@ TINY = dict(n_envs=2, n_steps=32, ppo_minibatch=32, ppo_epochs=1, policy_hidden=
             disc_hidden=[16])
 
 
-def gail_row(task: str, rollouts: int, rounds: int, tiny: bool) -> dict:
+def gail_row(task: str, rollouts: int, rounds: int, tiny: bool, device: str = "cpu") -> dict:
     """Env steps/s over `rollouts` PPO rollouts of the GAIL trainer (rollout, discriminator round, PPO
     update; built and evaluated outside the timing) and of SB3 PPO alone on the same envs with the
     same vectorisation, networks and optimisation, alternating."""
@@ -38,7 +38,7 @@ def gail_row(task: str, rollouts: int, rounds: int, tiny: bool) -> dict:
     data = random_demos(t.obs_dim, t.act_dim)
 
     def with_gail() -> float:
-        trainer = make_trainer(cfg, task, data, seed=1, device="cpu", log=lambda line: None)
+        trainer = make_trainer(cfg, task, data.to(device), seed=1, device=device, log=lambda line: None)
         try:
             before, start = trainer.progress(), time.perf_counter()
             for i in range(rollouts):
@@ -53,7 +53,7 @@ def gail_row(task: str, rollouts: int, rounds: int, tiny: bool) -> dict:
                     n_epochs=cfg.ppo_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range,
                     ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.ppo_max_grad_norm or float("inf"),
                     policy_kwargs=dict(net_arch=dict(pi=list(cfg.policy_hidden), vf=list(cfg.value_hidden)),
-                                       activation_fn=nn.Tanh, log_std_init=cfg.log_std_init), seed=1, device="cpu")
+                                       activation_fn=nn.Tanh, log_std_init=cfg.log_std_init), seed=1, device=device)
         steps = rollouts * cfg.n_envs * cfg.n_steps
         start = time.perf_counter()
         model.learn(steps)

@@ -38,8 +38,10 @@ def render(report: dict) -> str:
     """`report`: what benchmarks.bench.run returns."""
     opts = report["options"]
     eval_methods = sorted({r["method"] for r in report["evaluation"]})
+    device = opts.get("device", "cpu")
     parts = [
-        "# DBC-Bench speed benchmark\n\nOne thread; the `paper` budget's network and batch sizes"
+        f"# DBC-Bench speed benchmark\n\nDevice: {device} ({opts.get('device_name', 'CPU, one thread')}); "
+        "the `paper` budget's network and batch sizes"
         + (" (TINY: a code-path check, figures meaningless)" if opts["tiny"] else "")
         + f". Each figure is the median over {opts['rounds']} alternating round{'s' * (opts['rounds'] != 1)}.",
         section("Training updates per second",
@@ -50,12 +52,16 @@ def render(report: dict) -> str:
                     ("task", "task", ""), ("method", "method", ""), ("batch", "batch", ""),
                     ("suite", "suite_updates_per_s", "rate"), ("plain loop", "plain_updates_per_s", "rate"),
                     ("speed-up", "speedup", ".2f"), ("peak RSS MB", "peak_rss_mb", ".0f")]),
-        section(f"Evaluation env steps per second ({', '.join(eval_methods)} policy in the loop, 10 envs) "
-                "vs the raw env",
+        section("Diffusion-model pre-training updates per second",
+                "DBC's first stage (`methods.diffusion`) through the same trainer, at the paper budget's width "
+                "and batch.", report.get("pretraining", []), [
+                    ("task", "task", ""), ("width", "width", ""), ("batch", "batch", ""),
+                    ("updates/s", "updates_per_s", "rate")]),
+        section(f"Evaluation env steps per second ({', '.join(eval_methods)} policy in the loop) vs the raw env",
                 "Raw env: one env stepped with random actions. Replay: the evaluation loop playing back the "
                 "policy's recorded actions, i.e. the same trajectories and physics with no policy to run.",
                 report["evaluation"], [
-                    ("task", "task", ""), ("raw env", "raw_env_steps_per_s", ".0f"),
+                    ("task", "task", ""), ("envs", "envs", ""), ("raw env", "raw_env_steps_per_s", ".0f"),
                     ("evaluation loop", "eval_env_steps_per_s", ".0f"), ("ratio", "ratio", ".2f"),
                     ("same loop, actions replayed", "replay_steps_per_s", ".0f"),
                     ("ratio to replay", "ratio_to_replay", ".2f")]),
@@ -66,6 +72,6 @@ def render(report: dict) -> str:
                     ("ratio", "ratio", ".2f")]),
         section("Inference latency per action call (ms)", "", report["latency"], [
             ("task", "task", ""), ("method", "method", ""), ("batch 1", "latency_ms_batch1", ".3f"),
-            ("batch 10", "latency_ms_batch10", ".3f")]),
+            ("batch 10", "latency_ms_batch10", ".3f"), ("batch 100", "latency_ms_batch100", ".3f")]),
     ]
     return "\n\n".join(parts) + "\n"

@@ -26,6 +26,7 @@ from methods.core import Demonstrations, Normalizer
 from methods.train import fit
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+CPU = torch.device("cpu")
 BUDGET = "paper"
 TRANSITIONS = 10_000  # the paper budget's dataset size on fetch_pick and hand_rotate
 # --tiny: toy sizes for every config field that has them, so each code path runs in moments.
@@ -102,9 +103,17 @@ def epochs_for(su: Setup, n: int, updates: int) -> int:
     return max(1, round(updates / math.ceil(n / su.batch)))
 
 
-def suite_rate(su: Setup, data: Demonstrations, epochs: int, workdir: Path) -> float:
-    """Updates/s of the suite's trainer as the pipeline runs it; evaluation and saving excluded."""
-    agent = build_agent(su, data, workdir)
+def sync(device: torch.device) -> None:
+    """Wait for `device`'s queued work (CUDA runs asynchronously: a timer stopped early flatters it)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def suite_rate(su: Setup, data: Demonstrations, epochs: int, workdir: Path,
+               device: torch.device = CPU) -> float:
+    """Updates/s of the suite's trainer as the pipeline runs it, on `device`; evaluation and saving excluded."""
+    data = data.to(device)
+    agent = build_agent(su, data, workdir).to(device)
     cfg = dataclasses.replace(su.cfg, epochs=epochs)
     state = workdir / f"state-{su.task}-{su.method}.pt"
     state.unlink(missing_ok=True)  # a leftover state would be resumed, not trained
@@ -123,24 +132,24 @@ def plain_sizes(su: Setup) -> plain.Sizes:
                        dm_width=dm.width if dm else 0, dm_timesteps=dm.timesteps if dm else 0)
 
 
-def trainer_row(su: Setup, rounds: int, seconds: float, workdir: Path) -> dict:
+def trainer_row(su: Setup, rounds: int, seconds: float, workdir: Path, device: torch.device = CPU) -> dict:
     """The suite's updates/s against the plain loop's over the same number of updates (about
-    `seconds` each), alternating; a method without a plain loop is timed alone."""
+    `seconds` each), alternating; a method without a plain loop, or on a GPU, is timed alone."""
     torch.manual_seed(0)
     data = random_demos(su.obs_dim, su.act_dim, su.transitions)
     per_epoch = math.ceil(len(data) / su.batch)
-    has_plain = su.method in plain.LOOPS
+    has_plain = su.method in plain.LOOPS and device.type == "cpu"
     sizes = plain_sizes(su) if has_plain else None
 
     def plain_run(updates: int) -> float:
         return plain.rate(su.method, sizes, data.obs, data.act, updates)
 
     def suite_run(updates: int) -> float:
-        return suite_rate(su, data, epochs_for(su, len(data), updates), workdir)
+        return suite_rate(su, data, epochs_for(su, len(data), updates), workdir, device)
 
     # Calibrated on the plain loop where there is one: it has no per-run fixed costs.
     epochs = epochs_for(su, len(data), calibrate(plain_run if has_plain else suite_run, seconds))
-    runs = [lambda: suite_rate(su, data, epochs, workdir)]
+    runs = [lambda: suite_rate(su, data, epochs, workdir, device)]
     if has_plain:
         runs.append(lambda: plain_run(epochs * per_epoch))
     rates = alternating_medians(rounds, *runs)
@@ -150,13 +159,45 @@ def trainer_row(su: Setup, rounds: int, seconds: float, workdir: Path) -> dict:
             "speedup": suite / baseline if baseline else None}
 
 
-def latency_row(su: Setup, min_seconds: float, workdir: Path) -> dict:
-    """Wall time of one `act` call (what each environment waits for its action), batch 1 and 10."""
+LATENCY_BATCHES = (1, 10, 100)  # one env; the CPU's evaluation batch; every episode at once (a GPU's)
+
+
+def latency_row(su: Setup, min_seconds: float, workdir: Path, device: torch.device = CPU) -> dict:
+    """Wall time of one `act` call on `device` (what each environment waits for its action) at each of
+    LATENCY_BATCHES."""
     torch.manual_seed(0)
-    agent = build_agent(su, random_demos(su.obs_dim, su.act_dim, 100), workdir).eval()
+    agent = build_agent(su, random_demos(su.obs_dim, su.act_dim, 100), workdir).to(device).eval()
     row = {"task": su.task, "method": su.method}
-    for batch in (1, 10):
-        obs = torch.randn(batch, su.obs_dim)
+    for batch in LATENCY_BATCHES:
+        obs = torch.randn(batch, su.obs_dim, device=device)
         row[f"latency_ms_batch{batch}"] = 1e3 * latency_per_call(lambda: agent.act(obs), repeats=5,
-                                                                 min_seconds=min_seconds)
+                                                                 min_seconds=min_seconds, sync=lambda: sync(device))
     return row
+
+
+def pretrain_row(task: str, rounds: int, seconds: float, workdir: Path, device: torch.device = CPU,
+                 tiny: bool = False) -> dict:
+    """Updates/s of DBC's diffusion-model pre-training (methods.diffusion, the paper budget's width and batch)
+    through the same trainer, on `device`."""
+    from methods.diffusion import DiffusionModel
+
+    t = envs.TASKS[task]
+    cfg = shrink(resolve_stage(CONFIG_DIR, BUDGET, "diffusion_model", task), tiny)
+    torch.manual_seed(0)
+    data = random_demos(t.obs_dim, t.act_dim, 8 * cfg.batch_size if tiny else TRANSITIONS).to(device)
+    per_epoch = math.ceil(len(data) / cfg.batch_size)
+
+    def run(epochs: int) -> float:
+        model = DiffusionModel(t.obs_dim, t.act_dim, cfg).to(device)
+        state = workdir / f"state-dm-{task}.pt"
+        state.unlink(missing_ok=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = fit(model, data, dataclasses.replace(cfg, epochs=epochs), evaluate=lambda m: [], eval_points=1,
+                         state_path=state)
+        state.unlink(missing_ok=True)
+        return result.updates_per_second
+
+    epochs = max(1, round(calibrate(lambda updates: run(max(1, round(updates / per_epoch))), seconds) / per_epoch))
+    (rate,) = alternating_medians(rounds, lambda: run(epochs))
+    return {"task": task, "stage": "diffusion_model", "width": cfg.width, "batch": cfg.batch_size,
+            "updates": epochs * per_epoch, "updates_per_s": rate}

@@ -35,6 +35,13 @@ class Evaluation:
     def __post_init__(self):
         validate(self, "evaluation")
 
+    def envs_on(self, device: torch.device) -> int:
+        """Environments stepped together on `device`. On the CPU `num_envs` (the batching the committed runs
+        were evaluated with; a policy call costs about as much per state at any batch there). On a GPU every
+        episode at once: one policy call per step for all of them, where a call's cost is mostly launch
+        overhead (Diffusion Policy: 1000 denoising steps per call)."""
+        return min(self.num_envs if device.type == "cpu" else self.episodes, self.episodes)
+
 
 class Evaluator:
     """A pool of `num_envs` environments, built once and reused by every evaluation of a run; or, with

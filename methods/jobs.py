@@ -81,7 +81,7 @@ def train(task_name: str, run_name: str, seed: int, hyperparameters: dict, datas
 
     run_dir.mkdir(parents=True, exist_ok=True)
     episode_seeds = seeds.eval_seeds(evaluation.episodes)
-    evaluator = Evaluator(task_name, min(evaluation.num_envs, len(episode_seeds)), evaluation.env_kwargs)
+    evaluator = Evaluator(task_name, evaluation.envs_on(torch_device), evaluation.env_kwargs)
     box = evaluator.pool[0].action_space
     eval_seconds = [0.0]
 
@@ -185,7 +185,7 @@ def evaluate_run(run_dir: Path, out: Path, evaluation: Evaluation, threads: int 
     torch_device = select_device(device)
     info, agent, obs_norm, act_norm = load_policy(run_dir, torch_device)
     episode_seeds = seeds.eval_seeds(evaluation.episodes)
-    evaluator = Evaluator(info["task"], min(evaluation.num_envs, len(episode_seeds)), evaluation.env_kwargs)
+    evaluator = Evaluator(info["task"], evaluation.envs_on(torch_device), evaluation.env_kwargs)
     box = evaluator.pool[0].action_space
     rows = evaluator.run(agent_policy(agent, obs_norm, act_norm, box.low, box.high, torch_device), episode_seeds)
     evaluator.close()

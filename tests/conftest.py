@@ -15,6 +15,17 @@ torch.set_num_threads(1)
 os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo reads its renderer from here, before it loads
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` are skipped, with what this install lacks, where no CUDA device is visible."""
+    if torch.cuda.is_available():
+        return
+    build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU build; ./setup.sh --cuda installs CUDA's"
+    skip = pytest.mark.skip(reason=f"no CUDA device visible (torch {torch.__version__}, {build})")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

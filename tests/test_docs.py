@@ -26,10 +26,13 @@ RUN_ELSEWHERE = {
         ("tests/test_tracking.py", "test_readme_commands_mirror_the_shipped_runs"),
     ".venv/bin/tensorboard": ("tests/test_tracking.py", "test_readme_commands_mirror_the_shipped_runs"),
     ".venv/bin/python -m pipeline.plan": ("tests/test_plan.py", "test_the_plan_command_prints_the_plan"),
+    "./setup.sh --cuda": ("tests/test_gpu.py", "test_setup_cuda_installs_the_cuda_build"),
+    "tools/gpu_check.sh": ("tests/test_gpu.py", "test_the_gpu_check_says_what_is_missing_without_a_gpu"),
 }
 # Quick commands run here as written, in the checkout: the command's start -> what their output holds.
 RUN_HERE = {
     ".venv/bin/python workflow/scripts/dag_time.py results/default/benchmarks": "| train: dbc |",
+    ".venv/bin/python workflow/scripts/paper_cost.py results/benchmark/benchmark.json": "| train: diffusion_policy |",
 }
 # Snakemake commands dry-run here: the command's start -> a run or file its plan must hold.
 DRY_RUN = {

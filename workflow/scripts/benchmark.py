@@ -30,13 +30,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=2.0, help="target duration of each timed trainer run")
     p.add_argument("--gail-rollouts", type=int, default=4, help="PPO rollouts per timed GAIL / PPO run (0: skip)")
     p.add_argument("--tiny", action="store_true", help="toy sizes, minimal work: checks the code paths only")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     return p
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     options = bench.Options(out=args.out, tasks=args.tasks, methods=args.methods, rounds=args.rounds,
-                            seconds=args.seconds, gail_rollouts=args.gail_rollouts, tiny=args.tiny)
+                            seconds=args.seconds, gail_rollouts=args.gail_rollouts, tiny=args.tiny,
+                            device=args.device)
 
     def stage() -> None:
         print(bench.write(bench.run(options), options.out), flush=True)

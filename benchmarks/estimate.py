@@ -1,0 +1,135 @@
+"""What a budget's `all` would cost on the machine a speed benchmark ran on: hours per (task, method) and per
+rule, from the benchmark's rates at the `paper` budget's sizes (benchmarks.bench) and the budget's lengths.
+
+Per training run: its updates (epochs x batches of the task's dataset) at the trainer's measured updates/s
+(GAIL: its env steps at the measured GAIL rate), plus its evaluations: points x episodes x the mean episode
+length of the committed default runs of that task and method, each env step costing the raw env step and
+the policy call's latency at the evaluation batch shared out over the batch (envs.evaluation.Evaluation.envs_on:
+10 envs on the CPU, every episode at once on a GPU). Per task, one diffusion-model pre-training at the
+measured pre-training rate. The pieces not timed (data collection, the report, process start-up) are
+minutes against the hours estimated here. An entry with no measured rate is left out and named.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+import envs
+from dbc_bench.errors import BenchError
+from envs.evaluation import Evaluation
+from methods import registry
+from methods.config import resolve, resolve_stage
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+
+@dataclass
+class Estimate:
+    device: str
+    rows: list[dict] = field(default_factory=list)      # one per (task, method): hours per run, runs
+    pretraining: list[dict] = field(default_factory=list)  # one per task
+    missing: list[str] = field(default_factory=list)    # what had no measured rate
+
+    def per_rule(self) -> dict[str, float]:
+        """Hours of every run of each rule (training per method), in the order met."""
+        out: dict[str, float] = {}
+        for r in self.pretraining:
+            out["pretrain_dm"] = out.get("pretrain_dm", 0.0) + r["hours"]
+        for r in self.rows:
+            key = f"train: {r['method']}"
+            out[key] = out.get(key, 0.0) + r["hours_per_run"] * r["runs"]
+        return out
+
+
+def _by(rows: list[dict], *keys: str) -> dict:
+    return {tuple(r[k] for k in keys): r for r in rows}
+
+
+def episode_length(results: Path, task: str, method: str) -> float:
+    """Mean length of the committed runs' final evaluation episodes; the task's time limit where there are none."""
+    files = sorted((results / "runs" / task / method).glob("seed*/eval_final.csv"))
+    if not files:
+        return float(envs.TASKS[task].max_episode_steps)
+    return float(pd.concat([pd.read_csv(f, usecols=["length"]) for f in files])["length"].mean())
+
+
+def transitions(results: Path, task: str) -> int:
+    path = results / "data" / f"{task}.json"
+    if not path.is_file():
+        raise BenchError(f"{path}: no dataset summary (the dataset's size is read from it)")
+    return int(json.loads(path.read_text())["transitions"])
+
+
+def estimate(bench: dict, tasks: list[str], methods: list[str], seeds: int, budget: str = "paper",
+             results: Path = Path("results/default"), config_dir: Path = CONFIG_DIR) -> Estimate:
+    device = str(bench["options"].get("device", "cpu"))
+    batch = Evaluation().envs_on(torch.device(device))
+    trainers, latency = _by(bench["trainers"], "task", "method"), _by(bench["latency"], "task", "method")
+    pretraining, env_rate = _by(bench.get("pretraining", []), "task"), _by(bench["evaluation"], "task")
+    gail = _by(bench["gail"], "task")
+    budget_file = config_dir / "budgets" / f"{budget}.yaml"
+    protocol = {**{"episodes": Evaluation.episodes, "points": Evaluation.points},
+                **(yaml.safe_load(budget_file.read_text()).get("evaluation") or {})}
+    out = Estimate(device)
+    for task in tasks:
+        n = transitions(results, task)
+        if (task,) not in env_rate:
+            out.missing.append(f"{task}: evaluation (raw env rate)")
+            continue
+        step_s = 1.0 / env_rate[(task,)]["raw_env_steps_per_s"]
+        if any("diffusion_model" in registry.parse(m).method.needs for m in methods):
+            dm = resolve_stage(config_dir, budget, "diffusion_model", task)
+            if (task,) in pretraining:
+                updates = dm.total_updates(round(n * (1 - dm.holdout_fraction)))
+                out.pretraining.append({"task": task, "updates": updates,
+                                        "hours": updates / pretraining[(task,)]["updates_per_s"] / 3600})
+            else:
+                out.missing.append(f"{task}: diffusion-model pre-training")
+        for method in methods:
+            spec = registry.parse(method).method
+            cfg = resolve(config_dir, budget, method, task)
+            call = latency.get((task, method if not spec.online else "bc"))
+            if spec.online:
+                rate = gail.get((task,), {}).get("gail_env_steps_per_s")
+                updates = cfg.env_steps
+            else:
+                rate = trainers.get((task, method), {}).get("suite_updates_per_s")
+                updates = cfg.total_updates(n)
+            if rate is None or call is None or f"latency_ms_batch{batch}" not in call:
+                out.missing.append(f"{task}: {method}")
+                continue
+            per_step = step_s + call[f"latency_ms_batch{batch}"] / 1e3 / batch
+            eval_s = protocol["points"] * protocol["episodes"] * episode_length(results, task, method) * per_step
+            train_s = updates / rate
+            out.rows.append({"task": task, "method": method, "updates": updates, "train_hours": train_s / 3600,
+                             "eval_hours": eval_s / 3600, "hours_per_run": (train_s + eval_s) / 3600,
+                             "runs": seeds})
+    return out
+
+
+def render(est: Estimate, bench: dict, budget: str, cores: int) -> str:
+    opts = bench["options"]
+    lines = [f"# `{budget}` budget: estimated cost on {opts.get('device', 'cpu')} "
+             f"({opts.get('device_name', 'CPU, one thread')})", "",
+             "From the speed benchmark's rates at the paper budget's sizes (`benchmarks/estimate.py` says how); "
+             "one job per device at a time on a GPU, one thread per job on a CPU.", "",
+             "| task | method | updates (GAIL: env steps) | training h | evaluation h | h per run | runs |",
+             "|---|---|---|---|---|---|---|"]
+    for r in est.rows:
+        lines.append(f"| {r['task']} | {r['method']} | {r['updates']:,} | {r['train_hours']:.2f} | "
+                     f"{r['eval_hours']:.2f} | {r['hours_per_run']:.2f} | {r['runs']} |")
+    lines += ["", "| rule | hours |", "|---|---|"]
+    rules = est.per_rule()
+    lines += [f"| {rule} | {hours:,.1f} |" for rule, hours in rules.items()]
+    total = sum(rules.values())
+    parallel = cores if str(opts.get("device", "cpu")) == "cpu" else 1
+    lines += [f"| **all** | **{total:,.1f}** ({total / parallel / 24:,.1f} days on {parallel} "
+              f"{'cores' if parallel > 1 else 'device'}) |"]
+    if est.missing:
+        lines += ["", "Not measured, so left out: " + "; ".join(est.missing) + "."]
+    return "\n".join(lines) + "\n"
