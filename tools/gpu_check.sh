@@ -8,7 +8,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=results/benchmark/gpu
 REPORT=results/benchmark/gpu_check.md
-mkdir -p "$OUT"
 if [ "${GPU_CHECK_INSTALL:-1}" = 1 ]; then
   ./setup.sh --cuda || { echo "gpu_check: ./setup.sh --cuda failed" >&2; exit 1; }
 fi
@@ -19,6 +18,7 @@ if ! $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
   echo "gpu_check: no CUDA device visible; nothing to check here" >&2
   exit 1
 fi
+mkdir -p "$OUT"
 # The gpu tests, the smoke DAG on CUDA included.
 timeout 300 $PY -m pytest -m gpu -q -p no:cacheprovider 2>&1 | tee "$OUT/pytest.log"
 TESTS=$(tail -n 1 "$OUT/pytest.log")
