@@ -4,6 +4,7 @@
 #   ./setup.sh            CPU build of torch (what CI and the committed results use)
 #   ./setup.sh --cuda     CUDA build of the same torch version, from TORCH_CUDA_INDEX
 #                         (default https://download.pytorch.org/whl/cu128; set it to your driver's CUDA)
+#                         (a later plain ./setup.sh keeps whichever build is installed)
 #   --dry-run             print the install commands instead of running them
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -30,9 +31,9 @@ PY
 step .venv/bin/python -m pip install --quiet --upgrade pip
 # torch first and alone: with it in place, no other package can pull another build.
 if [ "$CUDA" = 1 ]; then
-  # The CPU and CUDA builds share a version number, so pip would keep whichever is installed.
-  step .venv/bin/python -m pip uninstall --quiet --yes torch
-  step .venv/bin/python -m pip install --quiet "$TORCH" --index-url "$TORCH_CUDA_INDEX"
+  # The CPU and CUDA builds share a version number, so pip would keep whichever is installed; forced, it
+  # replaces the installed one only once the CUDA build has downloaded.
+  step .venv/bin/python -m pip install --quiet --force-reinstall "$TORCH" --index-url "$TORCH_CUDA_INDEX"
   # pip may still take a CPU wheel from a configured find-links folder: say so rather than carry on.
   if [ "$DRY" = 0 ] && ! .venv/bin/python -c "import sys, torch; sys.exit(0 if torch.version.cuda else 1)"; then
     echo "setup.sh --cuda: pip installed a CPU build of torch ($(.venv/bin/python -c 'import torch; print(torch.__version__)')); check TORCH_CUDA_INDEX and pip's find-links (pip config list)" >&2

@@ -51,12 +51,9 @@ class Options:
         return dataclasses.replace(self, rounds=1, seconds=0.05, gail_rollouts=min(self.gail_rollouts, 2))
 
 
-def _log(row: dict) -> None:
-    print(json.dumps(row), flush=True)
-
-
 def run(options: Options) -> dict:
-    """Every row, printed as it is measured (JSON lines, for the log)."""
+    """Every row, printed as it is measured (JSON lines, for the log) and kept in `out`/benchmark.json as it
+    grows (`"complete": false` until the last row), so a run cut short keeps what it measured."""
     options.check()
     opts = options.effective()
     torch.set_num_threads(1)  # one thread: rates compare across machines and with the pipeline's jobs
@@ -64,7 +61,13 @@ def run(options: Options) -> dict:
     out: dict = {"options": {"tasks": opts.tasks, "methods": opts.methods, "rounds": opts.rounds,
                              "seconds": opts.seconds, "tiny": opts.tiny, "device": str(device),
                              "device_name": device_name(device)},
-                 "trainers": [], "pretraining": [], "evaluation": [], "gail": [], "latency": []}
+                 "complete": False, "trainers": [], "pretraining": [], "evaluation": [], "gail": [], "latency": []}
+
+    def record(kind: str, row: dict) -> None:
+        out[kind].append(row)
+        print(json.dumps(row), flush=True)
+        write_json_atomic(opts.out / "benchmark.json", out)
+
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         for task in opts.tasks:
@@ -73,22 +76,18 @@ def run(options: Options) -> dict:
                 row = trainers.trainer_row(su, opts.rounds, opts.seconds, workdir, device)
                 if device.type == "cpu":  # a fresh CPU process's RSS; a GPU's memory is not measured
                     row["peak_rss_mb"] = peak_memory_mb(task, method, opts.tiny)
-                out["trainers"].append(row)
-                _log(row)
-                out["latency"].append(trainers.latency_row(su, 0.0 if opts.tiny else 0.5, workdir, device))
-                _log(out["latency"][-1])
+                record("trainers", row)
+                record("latency", trainers.latency_row(su, 0.0 if opts.tiny else 0.5, workdir, device))
             if any("diffusion_model" in registry.parse(m).method.needs for m in opts.methods):
-                out["pretraining"].append(trainers.pretrain_row(task, opts.rounds, opts.seconds, workdir, device,
-                                                                opts.tiny))
-                _log(out["pretraining"][-1])
+                record("pretraining", trainers.pretrain_row(task, opts.rounds, opts.seconds, workdir, device,
+                                                            opts.tiny))
             su = trainers.setup(task, opts.methods[0], opts.tiny)
             # 100 episodes (the protocol's) where a GPU steps them all at once: its batch is the point
             episodes = 2 if opts.tiny else 20 if device.type == "cpu" else Evaluation.episodes
-            out["evaluation"].append(eval_row(su, episodes, 50 if opts.tiny else 3000, opts.rounds, workdir, device))
-            _log(out["evaluation"][-1])
+            record("evaluation", eval_row(su, episodes, 50 if opts.tiny else 3000, opts.rounds, workdir, device))
             if opts.gail_rollouts > 0:
-                out["gail"].append(gail_row(task, opts.gail_rollouts, opts.rounds, opts.tiny, str(device)))
-                _log(out["gail"][-1])
+                record("gail", gail_row(task, opts.gail_rollouts, opts.rounds, opts.tiny, str(device)))
+    out["complete"] = True
     return out
 
 

@@ -2,12 +2,14 @@
 rule, from the benchmark's rates at the `paper` budget's sizes (benchmarks.bench) and the budget's lengths.
 
 Per training run: its updates (epochs x batches of the task's dataset) at the trainer's measured updates/s
-(GAIL: its env steps at the measured GAIL rate), plus its evaluations: points x episodes x the mean episode
-length of the committed default runs of that task and method, each env step costing the raw env step and
-the policy call's latency at the evaluation batch shared out over the batch (envs.evaluation.Evaluation.envs_on:
-10 envs on the CPU, every episode at once on a GPU). Per task, one diffusion-model pre-training at the
-measured pre-training rate. The pieces not timed (data collection, the report, process start-up) are
-minutes against the hours estimated here. An entry with no measured rate is left out and named.
+(GAIL: its env steps at the measured GAIL rate), plus its evaluations. An evaluation steps episodes x the
+mean episode length of the committed default runs of that task and method, each step at the raw env rate,
+and calls the policy at the evaluation's batch (envs.evaluation.Evaluation.envs_on): with 10 envs on the CPU
+about once per 10 env steps; with every episode at once on a GPU once per step of the longest episode (the
+task's time limit where an episode of those runs hit it), each call at the measured latency of that batch.
+Per task, one diffusion-model pre-training at the measured pre-training rate. The pieces not timed (data
+collection, the report, process start-up) are minutes against the hours estimated here. An entry with no
+measured rate is left out and named.
 """
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ from envs.evaluation import Evaluation
 from methods import registry
 from methods.config import resolve, resolve_stage
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "config"
+DEFAULT_RESULTS = ROOT / "results" / "default"  # the committed runs: dataset sizes and episode lengths
 
 
 @dataclass
@@ -50,12 +54,15 @@ def _by(rows: list[dict], *keys: str) -> dict:
     return {tuple(r[k] for k in keys): r for r in rows}
 
 
-def episode_length(results: Path, task: str, method: str) -> float:
-    """Mean length of the committed runs' final evaluation episodes; the task's time limit where there are none."""
+def episode_lengths(results: Path, task: str, method: str) -> tuple[float, float]:
+    """(mean, longest) length of the committed runs' final evaluation episodes; the task's time limit for both
+    where there are none."""
     files = sorted((results / "runs" / task / method).glob("seed*/eval_final.csv"))
     if not files:
-        return float(envs.TASKS[task].max_episode_steps)
-    return float(pd.concat([pd.read_csv(f, usecols=["length"]) for f in files])["length"].mean())
+        limit = float(envs.TASKS[task].max_episode_steps)
+        return limit, limit
+    lengths = pd.concat([pd.read_csv(f, usecols=["length"]) for f in files])["length"]
+    return float(lengths.mean()), float(lengths.max())
 
 
 def transitions(results: Path, task: str) -> int:
@@ -66,15 +73,15 @@ def transitions(results: Path, task: str) -> int:
 
 
 def estimate(bench: dict, tasks: list[str], methods: list[str], seeds: int, budget: str = "paper",
-             results: Path = Path("results/default"), config_dir: Path = CONFIG_DIR) -> Estimate:
+             results: Path = DEFAULT_RESULTS, config_dir: Path = CONFIG_DIR) -> Estimate:
     device = str(bench["options"].get("device", "cpu"))
-    batch = Evaluation().envs_on(torch.device(device))
+    budget_file = config_dir / "budgets" / f"{budget}.yaml"
+    sections = yaml.safe_load(budget_file.read_text()).get("evaluation") or {}
+    protocol = Evaluation(**{k: v for k, v in sections.items() if k in ("episodes", "num_envs", "points")})
+    batch = protocol.envs_on(torch.device(device))
     trainers, latency = _by(bench["trainers"], "task", "method"), _by(bench["latency"], "task", "method")
     pretraining, env_rate = _by(bench.get("pretraining", []), "task"), _by(bench["evaluation"], "task")
     gail = _by(bench["gail"], "task")
-    budget_file = config_dir / "budgets" / f"{budget}.yaml"
-    protocol = {**{"episodes": Evaluation.episodes, "points": Evaluation.points},
-                **(yaml.safe_load(budget_file.read_text()).get("evaluation") or {})}
     out = Estimate(device)
     for task in tasks:
         n = transitions(results, task)
@@ -82,6 +89,8 @@ def estimate(bench: dict, tasks: list[str], methods: list[str], seeds: int, budg
             out.missing.append(f"{task}: evaluation (raw env rate)")
             continue
         step_s = 1.0 / env_rate[(task,)]["raw_env_steps_per_s"]
+        other_stages = {need for m in methods for need in registry.parse(m).method.needs} - {"diffusion_model"}
+        out.missing += [f"{task}: {registry.stage(need).label} pre-training" for need in sorted(other_stages)]
         if any("diffusion_model" in registry.parse(m).method.needs for m in methods):
             dm = resolve_stage(config_dir, budget, "diffusion_model", task)
             if (task,) in pretraining:
@@ -103,8 +112,10 @@ def estimate(bench: dict, tasks: list[str], methods: list[str], seeds: int, budg
             if rate is None or call is None or f"latency_ms_batch{batch}" not in call:
                 out.missing.append(f"{task}: {method}")
                 continue
-            per_step = step_s + call[f"latency_ms_batch{batch}"] / 1e3 / batch
-            eval_s = protocol["points"] * protocol["episodes"] * episode_length(results, task, method) * per_step
+            mean_length, longest = episode_lengths(results, task, method)
+            call_s = call[f"latency_ms_batch{batch}"] / 1e3
+            calls = longest if batch >= protocol.episodes else protocol.episodes * mean_length / batch
+            eval_s = protocol.points * (protocol.episodes * mean_length * step_s + calls * call_s)
             train_s = updates / rate
             out.rows.append({"task": task, "method": method, "updates": updates, "train_hours": train_s / 3600,
                              "eval_hours": eval_s / 3600, "hours_per_run": (train_s + eval_s) / 3600,

@@ -19,7 +19,7 @@ import envs
 from benchmarks import plain
 from benchmarks.timing import alternating_medians, calibrate
 from dbc_bench.errors import BenchError
-from envs.evaluation import latency_per_call
+from envs.evaluation import Evaluation, latency_per_call
 from methods import registry
 from methods.config import resolve, resolve_stage
 from methods.core import Demonstrations, Normalizer
@@ -159,16 +159,19 @@ def trainer_row(su: Setup, rounds: int, seconds: float, workdir: Path, device: t
             "speedup": suite / baseline if baseline else None}
 
 
-LATENCY_BATCHES = (1, 10, 100)  # one env; the CPU's evaluation batch; every episode at once (a GPU's)
+def latency_batches(device: torch.device) -> tuple[int, ...]:
+    """One env, and the evaluation's batch on `device` (envs.evaluation.Evaluation.envs_on): 10 on the CPU,
+    every episode at once on a GPU."""
+    return tuple(sorted({1, 10, Evaluation().envs_on(device)}))
 
 
 def latency_row(su: Setup, min_seconds: float, workdir: Path, device: torch.device = CPU) -> dict:
-    """Wall time of one `act` call on `device` (what each environment waits for its action) at each of
-    LATENCY_BATCHES."""
+    """Wall time of one `act` call on `device` (what each environment waits for its action) at each of its
+    latency_batches."""
     torch.manual_seed(0)
     agent = build_agent(su, random_demos(su.obs_dim, su.act_dim, 100), workdir).to(device).eval()
     row = {"task": su.task, "method": su.method}
-    for batch in LATENCY_BATCHES:
+    for batch in latency_batches(device):
         obs = torch.randn(batch, su.obs_dim, device=device)
         row[f"latency_ms_batch{batch}"] = 1e3 * latency_per_call(lambda: agent.act(obs), repeats=5,
                                                                  min_seconds=min_seconds, sync=lambda: sync(device))

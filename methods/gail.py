@@ -457,8 +457,9 @@ class GAILTrainer:
             policy_kwargs=policy_kwargs(cfg), seed=seed, device=self.device, verbose=0)
         self.model.set_logger(Logger(folder=None, output_formats=[]))
         space = self.venv.action_space
+        # On the trainer's device with its action bounds (created on the CPU from the env's box).
         self.agent = GAILAgent(self.model.policy, self.disc, data.obs_norm, data.act_norm, space.low, space.high,
-                               cfg.normalize_obs)
+                               cfg.normalize_obs).to(self.device)
         self._callback = _RolloutEnd(self._rollout_end)
         self._warm_start_due = cfg.bc_warm_start_epochs > 0  # a fresh run's first unit starts with it
         self._ppo_stats: dict[str, float] = {}  # after PPO's latest update

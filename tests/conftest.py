@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config, items):
     build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU build; ./setup.sh --cuda installs CUDA's"
     skip = pytest.mark.skip(reason=f"no CUDA device visible (torch {torch.__version__}, {build})")
     for item in items:
-        if "gpu" in item.keywords:
+        if item.get_closest_marker("gpu"):
             item.add_marker(skip)
 
 

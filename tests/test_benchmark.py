@@ -33,8 +33,13 @@ def test_benchmark_tiny_end_to_end(tmp_path):
     assert all(positive(r["latency_ms_batch1"]) and positive(r["latency_ms_batch10"]) for r in result["latency"])
     (evaluation,) = result["evaluation"]
     assert all(positive(evaluation[k]) for k in ("raw_env_steps_per_s", "replay_steps_per_s", "eval_env_steps_per_s"))
+    assert evaluation["envs"] == 2  # the CPU's batch of 10, capped by the tiny run's 2 episodes
+    assert "latency_ms_batch100" not in result["latency"][0]  # the CPU never calls a policy on 100 states
+    (pretraining,) = result["pretraining"]
+    assert pretraining["task"] == "maze" and positive(pretraining["updates_per_s"])
     (gail,) = result["gail"]
     assert positive(gail["gail_env_steps_per_s"]) and positive(gail["ppo_env_steps_per_s"])
+    assert result["complete"] is True and result["options"]["device"] == "cpu"
     # The Markdown has one training row per trainer, with a number in every rate cell.
     text = (tmp_path / "benchmark.md").read_text()
     training = text.split("## Training updates per second")[1].split("##")[0]
@@ -189,3 +194,58 @@ def test_expert_algorithms_refuses_a_success_task(capsys):
 
     assert expert_algorithms.main(["--algorithm", "ppo", "--task", "ant_reach"]) != 0
     assert "--task 'ant_reach': this benchmark compares returns" in capsys.readouterr().err
+
+
+def _synthetic_bench(device: str) -> dict:
+    """A benchmark.json's rows for maze, with round rates, for hand-counted estimates."""
+    return {"options": {"device": device},
+            "trainers": [{"task": "maze", "method": "bc", "suite_updates_per_s": 100.0},
+                         {"task": "maze", "method": "dbc", "suite_updates_per_s": 50.0}],
+            "latency": [{"task": "maze", "method": m, "latency_ms_batch1": 1.0, "latency_ms_batch10": 2.0,
+                         "latency_ms_batch100": 4.0} for m in ("bc", "dbc")],
+            "pretraining": [{"task": "maze", "updates_per_s": 200.0}],
+            "evaluation": [{"task": "maze", "raw_env_steps_per_s": 1000.0}],
+            "gail": [{"task": "maze", "gail_env_steps_per_s": 500.0}]}
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_the_paper_cost_estimate_is_hand_counted(tmp_path, device):
+    from benchmarks.estimate import estimate
+    from methods.config import resolve, resolve_stage
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "maze.json").write_text(json.dumps({"transitions": 1000}))
+    for method in ("bc", "dbc", "gail"):
+        run = tmp_path / "runs" / "maze" / method / "seed1"
+        run.mkdir(parents=True)
+        (run / "eval_final.csv").write_text("episode,length\n0,100\n1,200\n")
+    est = estimate(_synthetic_bench(device), ["maze"], ["bc", "dbc", "gail"], 3, "paper", tmp_path)
+    rows = {r["method"]: r for r in est.rows}
+    assert not est.missing
+    # the paper budget: 10 evaluations of 100 episodes; episodes of 150 steps on average, the longest 200
+    steps_s = 100 * 150 / 1000.0
+    calls_s = 100 * 150 / 10 * 2.0e-3 if device == "cpu" else 200 * 4.0e-3
+    for method, rate in (("bc", 100.0), ("dbc", 50.0)):
+        cfg = resolve(trainers.CONFIG_DIR, "paper", method, "maze")
+        updates = cfg.epochs * math.ceil(1000 / cfg.batch_size)
+        assert rows[method]["updates"] == updates
+        assert rows[method]["hours_per_run"] * 3600 == pytest.approx(updates / rate + 10 * (steps_s + calls_s))
+    gail = resolve(trainers.CONFIG_DIR, "paper", "gail", "maze")
+    assert rows["gail"]["train_hours"] * 3600 == pytest.approx(gail.env_steps / 500.0)
+    dm = resolve_stage(trainers.CONFIG_DIR, "paper", "diffusion_model", "maze")
+    dm_updates = dm.epochs * math.ceil(round(1000 * (1 - dm.holdout_fraction)) / dm.batch_size)
+    assert est.per_rule()["pretrain_dm"] * 3600 == pytest.approx(dm_updates / 200.0)
+    assert est.per_rule()["train: bc"] == pytest.approx(3 * rows["bc"]["hours_per_run"])
+
+
+def test_the_paper_cost_estimate_names_what_was_not_measured(tmp_path):
+    from benchmarks.estimate import estimate
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "maze.json").write_text(json.dumps({"transitions": 1000}))
+    bench = _synthetic_bench("cpu")
+    bench["trainers"] = bench["trainers"][:1]  # no dbc rate
+    bench["pretraining"] = []
+    est = estimate(bench, ["maze"], ["bc", "dbc"], 3, "paper", tmp_path)
+    assert [r["method"] for r in est.rows] == ["bc"]
+    assert est.missing == ["maze: diffusion-model pre-training", "maze: dbc"]
