@@ -17,6 +17,7 @@ from dbc_bench.errors import BenchError
 from dbc_bench.io import write_json_atomic, write_text_atomic
 from envs.evaluation import Evaluation
 from methods import registry
+from methods.config import configured
 from methods.core import select_device
 
 
@@ -61,7 +62,8 @@ def run(options: Options) -> dict:
     out: dict = {"options": {"tasks": opts.tasks, "methods": opts.methods, "rounds": opts.rounds,
                              "seconds": opts.seconds, "tiny": opts.tiny, "device": str(device),
                              "device_name": device_name(device)},
-                 "complete": False, "trainers": [], "pretraining": [], "evaluation": [], "gail": [], "latency": []}
+                 "complete": False, "trainers": [], "pretraining": [], "evaluation": [], "gail": [], "latency": [],
+                 "not_configured": []}
 
     def record(kind: str, row: dict) -> None:
         out[kind].append(row)
@@ -72,6 +74,9 @@ def run(options: Options) -> dict:
         workdir = Path(tmp)
         for task in opts.tasks:
             for method in opts.methods:
+                if not configured(trainers.CONFIG_DIR, method, task):  # the pipeline never runs it there
+                    out["not_configured"].append(f"{task}: {method}")
+                    continue
                 su = trainers.setup(task, method, opts.tiny)
                 row = trainers.trainer_row(su, opts.rounds, opts.seconds, workdir, device)
                 if device.type == "cpu":  # a fresh CPU process's RSS; a GPU's memory is not measured

@@ -74,4 +74,7 @@ def render(report: dict) -> str:
             ("task", "task", ""), ("method", "method", ""), ("batch 1", "latency_ms_batch1", ".3f"),
             ("batch 10", "latency_ms_batch10", ".3f"), ("batch 100", "latency_ms_batch100", ".3f")]),
     ]
+    if report.get("not_configured"):
+        parts.append("Not benchmarked (no config for the task, so the pipeline never runs them there): "
+                     + ", ".join(report["not_configured"]) + ".")
     return "\n\n".join(parts) + "\n"

@@ -99,6 +99,14 @@ def resolve(config_dir: str | Path, budget: str, run_name: str, task: str):
     return from_values(run.method.config, values, f"{named} (+ {budget_file}) for method '{run_name}'")
 
 
+def configured(config_dir: str | Path, run_name: str, task: str) -> bool:
+    """Whether every config file `resolve` reads for this run on `task` exists: a method may be configured for
+    some tasks only (dbc_action_dm for its experiment's)."""
+    files_task = _files_task(task)
+    return not files_task or all(method.config_file(Path(config_dir), files_task).is_file()
+                                 for method in _chain(registry.parse(run_name).method))
+
+
 def resolve_stage(config_dir: str | Path, budget: str, name: str, task: str, overrides: dict | None = None,
                   overrides_from: str = ""):
     """A pre-training stage's Config (registry.StageSpec): its base stage's resolved fields where it has

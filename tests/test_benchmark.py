@@ -249,3 +249,14 @@ def test_the_paper_cost_estimate_names_what_was_not_measured(tmp_path):
     est = estimate(bench, ["maze"], ["bc", "dbc"], 3, "paper", tmp_path)
     assert [r["method"] for r in est.rows] == ["bc"]
     assert est.missing == ["maze: diffusion-model pre-training", "maze: dbc"]
+
+
+@pytest.mark.slow
+def test_the_benchmark_skips_a_method_the_task_does_not_configure(tmp_path):
+    # dbc_action_dm is configured for its experiment's tasks only; the bench target once failed on hand_rotate
+    assert benchmark.main(["--tiny", "--tasks", "hand_rotate", "--methods", "bc", "dbc_action_dm",
+                           "--gail-rollouts", "0", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "benchmark.json").read_text())
+    assert [r["method"] for r in result["trainers"]] == ["bc"]
+    assert result["not_configured"] == ["hand_rotate: dbc_action_dm"]
+    assert "Not benchmarked (no config for the task" in (tmp_path / "benchmark.md").read_text()
