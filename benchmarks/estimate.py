@@ -13,28 +13,24 @@ measured rate is left out and named.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 
 import envs
-from dbc_bench.errors import BenchError
+from benchmarks.trainers import CONFIG_DIR
+from dbc_bench.io import read_json, read_yaml
 from envs.evaluation import Evaluation
 from methods import registry
 from methods.config import resolve, resolve_stage
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = ROOT / "config"
-DEFAULT_RESULTS = ROOT / "results" / "default"  # the committed runs: dataset sizes and episode lengths
+DEFAULT_RESULTS = CONFIG_DIR.parent / "results" / "default"  # the committed runs: dataset sizes, episode lengths
 
 
 @dataclass
 class Estimate:
-    device: str
     rows: list[dict] = field(default_factory=list)      # one per (task, method): hours per run, runs
     pretraining: list[dict] = field(default_factory=list)  # one per task
     missing: list[str] = field(default_factory=list)    # what had no measured rate
@@ -65,33 +61,27 @@ def episode_lengths(results: Path, task: str, method: str) -> tuple[float, float
     return float(lengths.mean()), float(lengths.max())
 
 
-def transitions(results: Path, task: str) -> int:
-    path = results / "data" / f"{task}.json"
-    if not path.is_file():
-        raise BenchError(f"{path}: no dataset summary (the dataset's size is read from it)")
-    return int(json.loads(path.read_text())["transitions"])
-
-
 def estimate(bench: dict, tasks: list[str], methods: list[str], seeds: int, budget: str = "paper",
              results: Path = DEFAULT_RESULTS, config_dir: Path = CONFIG_DIR) -> Estimate:
     device = str(bench["options"].get("device", "cpu"))
     budget_file = config_dir / "budgets" / f"{budget}.yaml"
-    sections = yaml.safe_load(budget_file.read_text()).get("evaluation") or {}
+    sections = read_yaml(budget_file).get("evaluation") or {}
     protocol = Evaluation(**{k: v for k, v in sections.items() if k in ("episodes", "num_envs", "points")})
     batch = protocol.envs_on(torch.device(device))
     trainers, latency = _by(bench["trainers"], "task", "method"), _by(bench["latency"], "task", "method")
     pretraining, env_rate = _by(bench.get("pretraining", []), "task"), _by(bench["evaluation"], "task")
     gail = _by(bench["gail"], "task")
-    out = Estimate(device)
+    needs = {need for m in methods for need in registry.parse(m).method.needs}
+    out = Estimate()
     for task in tasks:
-        n = transitions(results, task)
+        n = int(read_json(results / "data" / f"{task}.json")["transitions"])  # the dataset's size
         if (task,) not in env_rate:
             out.missing.append(f"{task}: evaluation (raw env rate)")
             continue
         step_s = 1.0 / env_rate[(task,)]["raw_env_steps_per_s"]
-        other_stages = {need for m in methods for need in registry.parse(m).method.needs} - {"diffusion_model"}
-        out.missing += [f"{task}: {registry.stage(need).label} pre-training" for need in sorted(other_stages)]
-        if any("diffusion_model" in registry.parse(m).method.needs for m in methods):
+        out.missing += [f"{task}: {registry.stage(need).label} pre-training"
+                        for need in sorted(needs - {"diffusion_model"})]
+        if "diffusion_model" in needs:
             dm = resolve_stage(config_dir, budget, "diffusion_model", task)
             if (task,) in pretraining:
                 updates = dm.total_updates(round(n * (1 - dm.holdout_fraction)))

@@ -22,7 +22,7 @@ from dbc_bench.errors import BenchError
 from envs.evaluation import Evaluation, latency_per_call
 from methods import registry
 from methods.config import resolve, resolve_stage
-from methods.core import Demonstrations, Normalizer
+from methods.core import Demonstrations, Normalizer, synchronize
 from methods.train import fit
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -103,12 +103,6 @@ def epochs_for(su: Setup, n: int, updates: int) -> int:
     return max(1, round(updates / math.ceil(n / su.batch)))
 
 
-def sync(device: torch.device) -> None:
-    """Wait for `device`'s queued work (CUDA runs asynchronously: a timer stopped early flatters it)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def suite_rate(su: Setup, data: Demonstrations, epochs: int, workdir: Path,
                device: torch.device = CPU) -> float:
     """Updates/s of the suite's trainer as the pipeline runs it, on `device`; evaluation and saving excluded."""
@@ -173,8 +167,8 @@ def latency_row(su: Setup, min_seconds: float, workdir: Path, device: torch.devi
     row = {"task": su.task, "method": su.method}
     for batch in latency_batches(device):
         obs = torch.randn(batch, su.obs_dim, device=device)
-        row[f"latency_ms_batch{batch}"] = 1e3 * latency_per_call(lambda: agent.act(obs), repeats=5,
-                                                                 min_seconds=min_seconds, sync=lambda: sync(device))
+        row[f"latency_ms_batch{batch}"] = 1e3 * latency_per_call(
+            lambda: agent.act(obs), repeats=5, min_seconds=min_seconds, sync=lambda: synchronize(device))
     return row
 
 

@@ -36,6 +36,12 @@ def select_device(preference: str = "auto") -> torch.device:
 _CLAIMS: list = []  # open lock files: a claim lasts as long as the process
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for `device`'s queued work: CUDA runs asynchronously, so a timer stopped without it flatters it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def claim_gpu(count: int, lock_dir: str | os.PathLike | None = None) -> int:
     """The index of a GPU no other job of this machine holds: an exclusive lock on a file per GPU in
     the temporary folder, released when the process ends (also when it is killed). When every GPU is

@@ -38,7 +38,15 @@ from dbc_bench.io import (
 from envs.evaluation import EPISODE_COLUMNS, Evaluation, Evaluator, latency_per_call
 from envs.shipped import file_hashes
 from methods import registry
-from methods.core import Normalizer, agent_policy, load_demonstrations, seed_everything, select_device, set_threads
+from methods.core import (
+    Normalizer,
+    agent_policy,
+    load_demonstrations,
+    seed_everything,
+    select_device,
+    set_threads,
+    synchronize,
+)
 from methods.train import fit, run_training
 
 # The result files a finished run's digest covers (model.pt is not committed, so not checked).
@@ -246,10 +254,10 @@ def measure_latency(run_dir: Path, out: Path, num_envs: int, env_kwargs: dict, t
     box = evaluator.pool[0].action_space
     evaluator.close()
     policy = agent_policy(agent, obs_norm, act_norm, box.low, box.high, torch_device)
-    sync = torch.cuda.synchronize if torch_device.type == "cuda" else (lambda: None)
     result = {"task": info["task"], "method": info["method"], "seed": info["seed"], "device": str(torch_device),
               "threads": threads, "batch": num_envs}
     for name, batch in (("latency_ms_batch1", obs[:1]), ("latency_ms_batched", obs)):
-        result[name] = 1e3 * latency_per_call(lambda: policy(batch), repeats=5, warmup=2, min_seconds=1.0, sync=sync)
+        result[name] = 1e3 * latency_per_call(lambda: policy(batch), repeats=5, warmup=2, min_seconds=1.0,
+                                               sync=lambda: synchronize(torch_device))
     write_json_atomic(out, result)
     print(result, flush=True)

@@ -14,7 +14,6 @@ for like comparison.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -35,11 +34,6 @@ def logged_activity(run_dir: Path) -> float:
     return float((log["dm_agent"] > log["dm_expert"]).mean())
 
 
-def every_update_activity(run_dir: Path) -> float:
-    term = json.loads((run_dir / "run.json").read_text()).get("dm_term") or {}
-    return float(term.get("active_fraction", math.nan))
-
-
 def side(results: Path, task: str, reps: int, seed: int) -> dict:
     references = load_references([results / "data" / f"{task}.json"])
     runs = {m: sorted((results / "runs" / task / m).glob("seed*")) for m in ("bc", "dbc")}
@@ -50,7 +44,7 @@ def side(results: Path, task: str, reps: int, seed: int) -> dict:
     scores = {m: np.array([r["final_raw"] for r in sorted(rs, key=lambda r: r["seed"])]) * scale
               for m, rs in rows.items()}
     diff, low, high, p = dbc_minus_bc(scores["dbc"], scores["bc"], reps, seed)
-    counted = [every_update_activity(d) for d in runs["dbc"]]
+    counted = [r["dm_active"] for r in rows["dbc"]]  # NaN for a run made before the counter
     return {"logged": float(np.mean([logged_activity(d) for d in runs["dbc"]])),
             "every": float(np.mean(counted)) if all(map(math.isfinite, counted)) else math.nan,
             "diff": diff, "low": low, "high": high, "p": p, "seeds": len(runs["dbc"])}
