@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The CUDA path on one GPU, in one go (about 10 minutes; not yet run on a GPU): install the CUDA build, run
-# the gpu tests, time every trainer, pre-training and a Diffusion Policy evaluation (1000 denoising steps,
-# 100 episodes at once) at the paper budget's sizes, and estimate the paper budget's hours per rule on it.
+# The CUDA path on one GPU, in one go (at most 7.5 minutes after the install, the sum of the steps' time
+# limits; a benchmark step that runs out keeps its finished rows; not yet run on a GPU): install the CUDA
+# build, run the gpu tests, time every trainer, pre-training and a Diffusion Policy evaluation (1000 denoising
+# steps, 100 episodes at once) at the paper budget's sizes, and estimate the paper budget's hours per rule on it.
 #   tools/gpu_check.sh                       writes results/benchmark/gpu_check.md (and results/benchmark/gpu/)
 #   GPU_CHECK_INSTALL=0 tools/gpu_check.sh   uses .venv as it is (a machine without internet access)
 # Exit status: 0 when every step passed, 1 otherwise (the report says which step failed).
@@ -38,16 +39,16 @@ step() {  # step NAME SECONDS LOG COMMAND...: run it with a time limit, its outp
   return $rc
 }
 # The gpu tests, the smoke DAG on CUDA included.
-step "gpu tests" 300 "$OUT/pytest.log" $PY -m pytest -m gpu -q -p no:cacheprovider
+step "gpu tests" 180 "$OUT/pytest.log" $PY -m pytest -m gpu -q -p no:cacheprovider
 TESTS=$(grep -E "passed|failed|error" "$OUT/pytest.log" | tail -n 1)
 # Every offline trainer, the pre-training, evaluation and GAIL at the paper's sizes; rows land in
 # benchmark.json as they are measured, so a timeout keeps the finished ones.
-step "benchmark" 360 "$OUT/benchmark.log" $PY workflow/scripts/benchmark.py --device cuda --rounds 1 --seconds 1 \
+step "benchmark" 180 "$OUT/benchmark.log" $PY workflow/scripts/benchmark.py --device cuda --rounds 1 --seconds 1 \
   --gail-rollouts 2 --out "$OUT"
-# Diffusion Policy's evaluation (fetch_pick: 50-step episodes, so 3 passes of 100 episodes fit the time).
-step "Diffusion Policy evaluation" 150 "$OUT/diffusion_policy.log" $PY workflow/scripts/benchmark.py --device cuda \
+# Diffusion Policy's evaluation (fetch_pick: 50-step episodes, so a pass of 100 episodes fits the time).
+step "Diffusion Policy evaluation" 60 "$OUT/diffusion_policy.log" $PY workflow/scripts/benchmark.py --device cuda \
   --rounds 1 --seconds 1 --gail-rollouts 0 --tasks fetch_pick --methods diffusion_policy --out "$OUT/diffusion_policy"
-step "estimate" 60 "$OUT/paper_cost.log" $PY workflow/scripts/paper_cost.py "$OUT/benchmark.json" \
+step "estimate" 30 "$OUT/paper_cost.log" $PY workflow/scripts/paper_cost.py "$OUT/benchmark.json" \
   --out "$OUT/paper_cost.md"
 {
   echo "# GPU check ($(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
