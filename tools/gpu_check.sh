@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA path on one GPU, in one go (at most 7.5 minutes after the install, the sum of the steps' time
-# limits; a benchmark step that runs out keeps its finished rows; not yet run on a GPU): install the CUDA
-# build, run the gpu tests, time every trainer, pre-training and a Diffusion Policy evaluation (1000 denoising
-# steps, 100 episodes at once) at the paper budget's sizes, and estimate the paper budget's hours per rule on it.
+# limits; not yet run on a GPU): install the CUDA build, run the gpu tests, time every trainer, pre-training
+# and a Diffusion Policy evaluation (1000 denoising steps, 100 episodes at once) at the paper budget's sizes,
+# and estimate the paper budget's hours per rule on it.
 #   tools/gpu_check.sh                       writes results/benchmark/gpu_check.md (and results/benchmark/gpu/)
 #   GPU_CHECK_INSTALL=0 tools/gpu_check.sh   uses .venv as it is (a machine without internet access)
 # Exit status: 0 when every step passed, 1 otherwise (the report says which step failed).
