@@ -32,7 +32,7 @@ from dbc_bench.errors import BenchError
 from dbc_bench.io import check_writable, read_json, read_yaml, write_text_atomic
 from dbc_bench.schema import with_defaults
 from envs.evaluation import Evaluation
-from methods import registry
+from methods import pretrained, registry
 from methods.config import check_budget_methods, resolve, resolve_stage
 from pipeline import job
 
@@ -267,6 +267,19 @@ class Plan:
         if not checked(where, lambda: envs.shipped.applies(task, wanted)):
             return []
         return [os.path.relpath(path) for path in envs.shipped.shipped_files(task)]
+
+    def shipped_model_files(self, stage: str, task: str, results: str) -> list[str]:
+        """With `diffusion_models: shipped`, the committed files of the stage's shipped model of the task
+        (methods.pretrained) where its card's recipe is this job's: the task's data is its shipped dataset
+        (whose bytes the dataset card names) and the hyperparameters are the root's; none otherwise."""
+        if self.config["diffusion_models"] != "shipped" or not self.shipped_demo_files(task, results):
+            return []
+        where = f"shipped {registry.stage(stage).label} of '{task}'"
+        data_sha = envs.shipped.read_card(task)["files"][pretrained.DATASET_FILE]["sha256"]
+        wanted = pretrained.recipe(stage, task, self.stage_hyperparameters(stage, task, results), data_sha)
+        if not checked(where, lambda: pretrained.applies(stage, task, wanted)):
+            return []
+        return [os.path.relpath(path) for path in pretrained.shipped_files(stage, task)]
 
     # ---- runs ----------------------------------------------------------------------------------------
     def main_runs(self) -> list[tuple[str, str, int]]:

@@ -42,6 +42,8 @@ DRY_RUN = {
     ".venv/bin/snakemake --cores 2 all --configfile examples/my_data.yaml": "import_demos.py --task maze",
     ".venv/bin/snakemake --cores 2 verify": "results/verify/default/verify.md",
     ".venv/bin/snakemake --cores 2 datasets --config demos=ship": "--demos ship",
+    ".venv/bin/snakemake --cores 2 ship_models --config diffusion_models=trained":
+        "ship_model.py --stage diffusion_model --task ant_reach",
 }
 
 

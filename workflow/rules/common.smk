@@ -156,3 +156,19 @@ def bench_threads(wildcards):
         return workflow.cores
     except WorkflowError:
         return 1
+
+
+def stage_out_dir(stage):
+    """A pre-training rule's output folder, as a params function."""
+    return lambda wildcards: stage.out_dir(wildcards.results, wildcards.task)
+
+
+# Rule ship_model's input: the pre-training it ships, which must have been trained here.
+def trained_model_dir(wildcards):
+    if config["diffusion_models"] != "trained":
+        print(
+            "error: target ship_models ships models pre-trained here: add --config diffusion_models=trained",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    return registry.stage(wildcards.stage).out_dir(RESULTS, wildcards.task)

@@ -1,5 +1,6 @@
 """Pre-train one task's model of a registered pre-training stage (registry.StageSpec: DBC's diffusion
-model, the ablation's guidance models, ...); --hyperparameters holds its resolved config."""
+model, the ablation's guidance models, ...); --hyperparameters holds its resolved config. With --shipped, the
+stage's committed model (methods.pretrained) is installed instead, once its recipe is checked to be this job's."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import dbc_bench  # noqa: F401  (first: it pins the CPU kernels before numpy loads, dbc_bench.kernels)
 from envs.shipped import check_against_summary
-from methods import registry
+from methods import pretrained, registry
 from pipeline import job
 
 
@@ -28,12 +29,22 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--eval-points", type=int, default=10)
     p.add_argument("--code", default="", help="the code's fingerprint (a state saved by other code is not resumed)")
+    p.add_argument("--shipped", action="store_true",
+                   help="install the shipped model (methods/pretrained/<stage>/<task>/) instead of pre-training")
     job.add_arguments(p)
     args = p.parse_args(argv)
 
     def pretrain():
         stage = registry.stage(args.stage)
         check_against_summary(args.dataset, args.summary)
+        if args.shipped:
+            wanted = pretrained.recipe(args.stage, args.task, args.hyperparameters,
+                                       pretrained.dataset_sha256(args.dataset), args.seed)
+            card = pretrained.install(args.stage, args.task, wanted, args.out_dir)
+            seconds = card["made_by"]["train_seconds"]
+            print(f"installed the shipped {stage.label} of '{args.task}' "
+                  f"({pretrained.card_path(args.stage, args.task)}; trained in {seconds:.0f} s)", flush=True)
+            return
         stage.pretrain(
             args.task, args.hyperparameters, args.dataset, args.out_dir, budget=args.budget, seed=args.seed,
             threads=args.threads, device=args.device, eval_points=args.eval_points, code=args.code)
