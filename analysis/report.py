@@ -8,6 +8,7 @@ interrupted run leaves either the previous file or the complete new one.
 from __future__ import annotations
 
 import html
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,19 +238,25 @@ def video_links(folders: Iterable[str | os.PathLike], out: str | os.PathLike) ->
     return ["\n".join(lines) + "\n"] if lines else []
 
 
-def training_lengths(runs: pd.DataFrame, curves: pd.DataFrame) -> dict[tuple[str, str], str]:
+def training_lengths(runs: pd.DataFrame, curves: pd.DataFrame,
+                     paper_lengths: dict | None = None) -> dict[tuple[str, str], str]:
     """(task, method) -> the cell's training length, its last evaluation's update, as '9.3k updates' (an online
-    method's log counts environment steps: '1.0M env steps')."""
+    method's log counts environment steps: '1.0M env steps'), and its share of the paper budget's length where
+    `paper_lengths` gives it ('9.3k updates, 2.3% of paper')."""
     lengths = {}
     last = curves.groupby(["task", "method"])["update"].max()
     for (task, method), total in last.items():
-        run_dir = Path(runs[(runs["task"] == task) & (runs["method"] == method)]["run_dir"].iloc[0])
+        cell = runs[(runs["task"] == task) & (runs["method"] == method)]
+        run_dir = Path(cell["run_dir"].iloc[0])
         log_path = run_dir / "train_log.csv"
         header = log_path.read_text().split("\n", 1)[0] if log_path.is_file() else ""
         unit = "env steps" if header.split(",")[0] == "env_steps" else "updates"
         total = float(total)
         text = f"{total / 1e6:.1f}M" if total >= 1e6 else f"{total / 1e3:.1f}k" if total >= 1e3 else f"{total:.0f}"
-        lengths[(task, method)] = f"{text} {unit}"
+        paper = tables.paper_updates((paper_lengths or {}).get(method, {}).get(task),
+                                     cell["transitions"].iloc[0] if "transitions" in cell else None)
+        share = f", {tables.format_fraction(total / paper)} of paper" if math.isfinite(paper) else ""
+        lengths[(task, method)] = f"{text} {unit}{share}"
     return lengths
 
 
@@ -331,7 +338,7 @@ def build_report(run_dirs: Iterable[str | os.PathLike], reference_files: Iterabl
                                         **plot)
     written += figures.plot_learning_curves(curves, runs.groupby("task")["metric"].first().to_dict(), palette,
                                             out / "learning_curves", confidence=s.confidence,
-                                            lengths=training_lengths(runs, run_curves), **plot)
+                                            lengths=training_lengths(runs, run_curves, s.paper_lengths), **plot)
     written += figures.plot_aggregate_intervals(scores.aggregates["final"], palette, out / "aggregate_intervals",
                                                 confidence=s.confidence, **plot)
     written += figures.plot_per_task_scores(runs, palette, out / "per_task_scores", kind="final", paper=paper,

@@ -229,6 +229,17 @@ def test_main_table_gives_each_cells_share_of_the_papers_updates(fake):
     assert share == {"BC": "25%", "DBC": "100%", "my_variant": "-"}
 
 
+def test_learning_curve_legends_give_each_cells_share_of_the_papers_updates(fake):
+    from analysis.report import training_lengths
+
+    tmp, runs, refs = fake
+    table = load(runs, refs)
+    table = table[table.task == "maze"]
+    lengths = training_lengths(table, load_curves(table), {"bc": {"maze": {"epochs": 40, "batch_size": 128}}})
+    assert lengths[("maze", "bc")] == "100 updates, 25% of paper"  # as the main table's share above
+    assert lengths[("maze", "dbc")] == "100 updates"  # no paper length given: no share
+
+
 def test_make_report_end_to_end(fake):
     tmp, runs, refs = fake
     out = tmp / "report"
