@@ -3,11 +3,11 @@
 # method of METHODS, in order, its runs on every task that regeneration/default/ does not hold yet, and its
 # latency (measured on seed 1's model, so asked for with it). Refuses when the training code's fingerprint
 # differs from the staged runs' (every run of one regeneration comes from the same code).
-# Usage: regeneration/drive.sh SCRATCH    (env: CORES=2, METHODS="dbc bc ibc diffusion_policy gail")
+# Usage: regeneration/drive.sh SCRATCH    (env: CORES=2, METHODS="dbc bc ibc diffusion_policy gail", TASKS=all six)
 set -euo pipefail
 SCRATCH=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
-TASKS="maze fetch_pick hand_rotate walker cheetah ant_reach"
+TASKS=${TASKS:-maze fetch_pick hand_rotate walker cheetah ant_reach}
 cd "$SCRATCH"
 .venv/bin/python - "$HERE/default" <<'PY'
 import json, sys
