@@ -3,7 +3,8 @@
 # method of METHODS, in order, its runs on every task that regeneration/default/ does not hold yet, and its
 # latency (measured on seed 1's model, so asked for with it). Refuses when the training code's fingerprint
 # differs from the staged runs' (every run of one regeneration comes from the same code).
-# Usage: regeneration/drive.sh SCRATCH    (env: CORES=2, METHODS="dbc bc ibc diffusion_policy gail", TASKS=all six)
+# Usage: regeneration/drive.sh SCRATCH    (env: CORES=2, METHODS="dbc bc ibc diffusion_policy gail", TASKS=all six,
+#        SNAKEMAKE_ARGS: more arguments, e.g. --nolock beside another instance on other tasks)
 set -euo pipefail
 SCRATCH=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -34,5 +35,5 @@ for method in ${METHODS:-dbc bc ibc diffusion_policy gail}; do
   echo "$(date -u +%FT%T) $method: ${#targets[@]} targets"
   # mtime only: a scratch clone pulled forward keeps its finished data and pre-training jobs (their code's
   # fingerprint may change with main; the training code's may not, checked above).
-  .venv/bin/snakemake --cores "${CORES:-2}" --rerun-triggers mtime "${targets[@]}"
+  .venv/bin/snakemake --cores "${CORES:-2}" --rerun-triggers mtime ${SNAKEMAKE_ARGS:-} "${targets[@]}"
 done
