@@ -23,7 +23,6 @@ from dbc_bench.io import copy_atomic, read_json, require_keys, sha256_file, writ
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 CARD_FORMAT = "dbc-bench-model-card-v1"
-MODEL_MODES = ("shipped", "trained")
 SHIP_COMMAND = "snakemake --cores 2 ship_models --config diffusion_models=trained"
 # What a pre-training job writes, in the order installed: model.pt last, as pre-training writes it last (its
 # presence marks a finished stage).
