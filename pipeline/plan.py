@@ -258,8 +258,8 @@ class Plan:
 
     def shipped_demo_files(self, task: str, results: str) -> list[str]:
         """With `demos: shipped`, the committed files of the task's shipped dataset where its card's recipe
-        is this run's (envs.shipped); none otherwise."""
-        if self.demos_mode(results) != "shipped" or self.retrained(task):
+        is this run's (envs.shipped); none otherwise (imported data, a task defined in config, retrained experts)."""
+        if self.demos_mode(results) != "shipped" or self.retrained(task) or task in self.imported:
             return []
         where = f"shipped dataset of '{task}'"
         wanted = checked(where, lambda: envs.shipped.recipe(task, self.budget["data"][task], 0, self.env_kwargs(task),

@@ -115,6 +115,22 @@ def test_other_data_gets_a_model_pre_trained_on_it(at_root):
     assert built.shipped_model_files(STAGE, "maze", built.results) == []
 
 
+def test_imported_data_and_config_defined_tasks_get_a_model_pre_trained_on_them(at_root, tmp_path, monkeypatch):
+    """Demonstrations from `datasets` are not the shipped dataset, whatever the task: no shipped model (a task
+    defined in config, having none, must not be looked up)."""
+    import envs
+
+    monkeypatch.setattr(envs, "TASKS", dict(envs.TASKS))
+    data = tmp_path / "mine.hdf5"
+    data.write_bytes(b"")
+    pendulum = {"env_id": "InvertedPendulum-v5", "metric": "return", "max_episode_steps": 100}
+    built = plan.build({"tasks": ["maze", "pendulum"], "task_definitions": {"pendulum": pendulum},
+                        "datasets": {"maze": str(data), "pendulum": str(data)}})
+    for task in ("maze", "pendulum"):
+        assert built.shipped_model_files(STAGE, task, built.results) == []
+        assert built.shipped_demo_files(task, built.results) == []
+
+
 @pytest.mark.slow
 def test_switching_diffusion_models_reruns_exactly_the_dbc_family_jobs(workflow_copy):
     """Smoke budget, maze: its dataset and then its model shipped into the copy; a run installs the model (the
