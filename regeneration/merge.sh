@@ -21,8 +21,8 @@ mapfile -t stale < <(git ls-files results/default | grep -Ev "$keep_re" | while 
   [ -e "$STAGED/${f#results/default/}" ] || echo "$f"; done)
 echo "merge.sh: ${#runs[@]} run folders and ${#staged[@]} files staged; ${#stale[@]} committed files not rewritten" \
   "(kept: ${KEEP:-dm_budget}); $left outputs not staged"
-printf '  not rewritten, removed: %s\n' "${stale[@]:0:20}"
-[ ${#stale[@]} -gt 20 ] && echo "  ... and $((${#stale[@]} - 20)) more"
+if [ ${#stale[@]} -gt 0 ]; then printf '  not rewritten, removed: %s\n' "${stale[@]:0:20}"; fi
+if [ ${#stale[@]} -gt 20 ]; then echo "  ... and $((${#stale[@]} - 20)) more"; fi
 [ -n "${DRY:-}" ] && exit 0
 for run in "${runs[@]}"; do rm -rf "results/default/$run"; done
 for file in "${staged[@]}"; do
