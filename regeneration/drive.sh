@@ -55,7 +55,7 @@ print("\n".join(dict.fromkeys(w for w in wanted if not (staged / w[len(root) + 1
 PY
 }
 for phase in $PHASES; do
-  mapfile -t targets < <(targets_of "$phase")
+  mapfile -t targets < <(targets_of "$phase" | grep -v "^$" || true)
   [ ${#targets[@]} -eq 0 ] && continue
   echo "$(date -u +%FT%T) $phase: ${#targets[@]} targets"
   if [ -n "${DRY:-}" ]; then printf '  %s\n' "${targets[@]}"; continue; fi
