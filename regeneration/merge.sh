@@ -29,6 +29,6 @@ for file in "${staged[@]}"; do
   mkdir -p "$(dirname "results/default/$file")"
   cp -p "$STAGED/$file" "results/default/$file"
 done
-for file in "${stale[@]}"; do git rm -q --cached "$file" && rm -f "$file"; done
+if [ ${#stale[@]} -gt 0 ]; then printf '%s\0' "${stale[@]}" | xargs -0 git rm -q --; fi
 .venv/bin/snakemake --cores "${CORES:-2}" --forceall --config rerender=committed
 echo "merge.sh: results/default/ replaced and paper/default/ re-rendered; review git status, commit, delete regeneration/"
