@@ -165,10 +165,9 @@ def stage_out_dir(stage):
 
 # Rule ship_model's input: the pre-training it ships, which must have been trained here.
 def trained_model_dir(wildcards):
-    if config["diffusion_models"] != "trained":
-        print(
-            "error: target ship_models ships models pre-trained here: add --config diffusion_models=trained",
-            file=sys.stderr,
-        )
-        raise SystemExit(1)
-    return registry.stage(wildcards.stage).out_dir(RESULTS, wildcards.task)
+    def model_dir():
+        if config["diffusion_models"] != "trained":
+            raise BenchError("target ship_models ships models pre-trained here: add --config diffusion_models=trained")
+        return registry.stage(wildcards.stage).out_dir(RESULTS, wildcards.task)
+
+    return checked("", model_dir)
